@@ -1,0 +1,3 @@
+from ivrd.cli import main
+
+main()
