@@ -1,0 +1,1 @@
+"""The event-socket library: FreeSWITCH's mod_event_socket from Python, over anyio."""

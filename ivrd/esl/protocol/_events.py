@@ -1,0 +1,167 @@
+"""FreeSWITCH events: a name, headers and an optional body, decoded from any of the three formats.
+
+An `Event` holds the bytes it came in and decodes them the first time it is read, so a frame
+that nobody looks at costs only its framing.
+
+- plain: `Name: value` lines, values percent-encoded; a body, if any, follows a blank line and is
+  announced by a `Content-Length` header inside the event (as in BACKGROUND_JOB).
+- json: one object; values are already decoded strings (a list for an array header); the body
+  is under `_body`.
+- xml: `<event><headers><Name>value</Name>...</headers><body>...</body></event>`; header values
+  are percent-encoded inside the XML, the body is not (as `switch_event_xmlize` writes them).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Literal
+from xml.etree import ElementTree
+
+from ivrd.esl.protocol._errors import RemoteProtocolError
+from ivrd.esl.protocol._headers import Headers, parse_header_lines
+
+EventFormat = Literal["plain", "json", "xml"]
+
+CONTENT_TYPES: dict[str, EventFormat] = {
+    "text/event-plain": "plain",
+    "text/event-json": "json",
+    "text/event-xml": "xml",
+}
+
+
+class Event:
+    """One event. `name` is `Event-Name`; `subclass` is `Event-Subclass` (for CUSTOM)."""
+
+    __slots__ = ("_body", "_headers", "_source", "format")
+
+    def __init__(
+        self,
+        headers: Headers,
+        body: str | None = None,
+        *,
+        format: EventFormat = "plain",
+    ) -> None:
+        self._headers: Headers | None = headers
+        self._body = body
+        self._source: bytes | None = None
+        self.format: EventFormat = format
+
+    @classmethod
+    def from_bytes(cls, source: bytes, format: EventFormat) -> Event:
+        """An event decoded lazily from the body of a `text/event-*` frame."""
+        event = cls.__new__(cls)
+        event._headers = None
+        event._body = None
+        event._source = source
+        event.format = format
+        return event
+
+    def _decode(self) -> Headers:
+        source = self._source
+        assert source is not None
+        if self.format == "plain":
+            headers, body = _decode_plain(source)
+        elif self.format == "json":
+            headers, body = _decode_json(source)
+        else:
+            headers, body = _decode_xml(source)
+        self._headers, self._body, self._source = headers, body, None
+        return headers
+
+    @property
+    def headers(self) -> Headers:
+        headers = self._headers
+        return headers if headers is not None else self._decode()
+
+    @property
+    def body(self) -> str | None:
+        if self._headers is None:
+            self._decode()
+        return self._body
+
+    @property
+    def name(self) -> str:
+        return self.headers.get("Event-Name") or ""
+
+    @property
+    def subclass(self) -> str | None:
+        return self.headers.get("Event-Subclass")
+
+    @property
+    def uuid(self) -> str | None:
+        """The channel the event is about (`Unique-ID`), if any."""
+        return self.headers.get("Unique-ID")
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self.headers.get(name, default)
+
+    def __getitem__(self, name: str) -> str:
+        return self.headers[name]
+
+    def __repr__(self) -> str:
+        return f"<Event {self.name}{' ' + self.subclass if self.subclass else ''} ({self.format})>"
+
+
+def _body_text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
+
+
+def _decode_plain(source: bytes) -> tuple[Headers, str | None]:
+    head, _, rest = source.partition(b"\n\n")
+    headers = Headers(parse_header_lines(_body_text(head), "text/event-plain"), encoded=True)
+    length = headers.raw("Content-Length")
+    if length is None:
+        if rest.strip(b"\n"):
+            raise RemoteProtocolError("text/event-plain: data after the headers, no Content-Length")
+        return headers, None
+    if not length.isdigit() or len(length) > 10:
+        raise RemoteProtocolError(f"text/event-plain: bad Content-Length {length!r} in event")
+    size = int(length)
+    if len(rest) < size:
+        raise RemoteProtocolError(
+            f"text/event-plain: event body is {len(rest)} bytes, Content-Length says {size}"
+        )
+    return headers, _body_text(rest[:size])
+
+
+def _decode_json(source: bytes) -> tuple[Headers, str | None]:
+    try:
+        data = json.loads(source)
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise RemoteProtocolError(f"text/event-json: invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise RemoteProtocolError(f"text/event-json: expected an object, got {type(data).__name__}")
+    body = data.pop("_body", None)
+    pairs: list[tuple[str, str]] = []
+    for name, value in data.items():
+        if isinstance(value, list):
+            pairs.extend((name, _json_scalar(item)) for item in value)
+        else:
+            pairs.append((name, _json_scalar(value)))
+    return Headers(pairs), None if body is None else _json_scalar(body)
+
+
+def _json_scalar(value: object) -> str:
+    if isinstance(value, str):
+        return value
+    if value is None:
+        return ""
+    return json.dumps(value)
+
+
+def _decode_xml(source: bytes) -> tuple[Headers, str | None]:
+    # Entity declarations are how XML bombs work; FreeSWITCH never sends a DOCTYPE.
+    if b"<!DOCTYPE" in source or b"<!ENTITY" in source:
+        raise RemoteProtocolError("text/event-xml: DOCTYPE/ENTITY declarations are not allowed")
+    try:
+        root = ElementTree.fromstring(source)
+    except ElementTree.ParseError as exc:
+        raise RemoteProtocolError(f"text/event-xml: invalid XML: {exc}") from None
+    headers_node = root.find("headers")
+    if root.tag != "event" or headers_node is None:
+        raise RemoteProtocolError("text/event-xml: expected <event><headers>...</headers></event>")
+    pairs = [(child.tag, child.text or "") for child in headers_node]
+    body_node = root.find("body")
+    # The body is XML text, not percent-encoded (its Content-Length sits beside <headers>).
+    body = None if body_node is None else (body_node.text or "")
+    return Headers(pairs, encoded=True), body

@@ -1,0 +1,301 @@
+"""Framing: bytes in, messages out, with no I/O.
+
+A frame is header lines, a blank line, then exactly `Content-Length` bytes of body when that
+header is present. `Parser` reads what FreeSWITCH sends; `CommandParser` reads what a client
+sends (the first line is the command), for the fake FreeSWITCH and for tests.
+
+Both keep one growing buffer and an offset into it, remember how far they already searched
+for the blank line (so a frame that trickles in byte by byte is scanned once), and refuse to
+hold more than `max_frame_size` bytes for one frame.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from ivrd.esl.protocol._errors import RemoteProtocolError
+from ivrd.esl.protocol._events import CONTENT_TYPES, Event
+from ivrd.esl.protocol._headers import Headers, parse_header_lines
+from ivrd.esl.protocol._messages import (
+    MESSAGE_TYPES,
+    CommandReply,
+    EventMessage,
+    Message,
+    RawMessage,
+)
+
+DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
+DEFAULT_MAX_HEAD_SIZE = 1024 * 1024
+
+
+class Sentinel(enum.Enum):
+    NEED_DATA = "NEED_DATA"
+    CLOSED = "CLOSED"
+
+    def __repr__(self) -> str:
+        return self.value
+
+
+NEED_DATA = Sentinel.NEED_DATA
+CLOSED = Sentinel.CLOSED
+
+
+HeadT = TypeVar("HeadT")
+
+
+class _FrameBuffer(Generic[HeadT]):
+    """The shared framing state machine: yields (parsed head, body bytes) pairs.
+
+    `parse_head` turns a header block into whatever the caller wants plus the raw
+    Content-Length value (None when absent), so each head is split into lines only once.
+    """
+
+    def __init__(
+        self,
+        parse_head: Callable[[str], tuple[HeadT, str | None]],
+        max_frame_size: int,
+        max_head_size: int,
+        who: str,
+    ) -> None:
+        if max_frame_size < 1 or max_head_size < 1:
+            raise ValueError("frame and head size limits must be positive")
+        self._parse_head = parse_head
+        self._buf = bytearray()
+        self._pos = 0
+        self._searched = 0
+        self._head: HeadT | None = None
+        self._body_start = 0
+        self._body_end = 0
+        self._eof = False
+        self._error: RemoteProtocolError | None = None
+        self.max_frame_size = max_frame_size
+        self.max_head_size = min(max_head_size, max_frame_size)
+        self._who = who
+
+    def feed(self, data: bytes) -> None:
+        if self._eof:
+            raise RuntimeError("data fed after end of file")
+        self._buf += data
+
+    def feed_eof(self) -> None:
+        self._eof = True
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf) - self._pos
+
+    def fail(self, exc: RemoteProtocolError) -> RemoteProtocolError:
+        """Remember a failure: after one, the stream cannot be trusted and every call raises."""
+        self._error = exc
+        return exc
+
+    def next_frame(self) -> tuple[HeadT, bytes] | Sentinel:
+        if self._error is not None:
+            raise self._error
+        buf = self._buf
+        head = self._head
+        if head is None:
+            pos = self._pos
+            size = len(buf)
+            # Blank lines between frames are not frames (librevox skips them too).
+            while pos < size and buf[pos] == 10:
+                pos += 1
+            self._pos = pos
+            end = buf.find(b"\n\n", max(pos, self._searched))
+            if end < 0:
+                if size - pos > self.max_head_size:
+                    raise self.fail(
+                        RemoteProtocolError(
+                            f"{self._who} sent {size - pos} bytes of headers without a blank "
+                            f"line (limit {self.max_head_size})"
+                        )
+                    )
+                self._searched = max(pos, size - 1)
+                return self._at_end()
+            if end - pos > self.max_head_size:
+                raise self.fail(
+                    RemoteProtocolError(
+                        f"{self._who} sent a header block of {end - pos} bytes "
+                        f"(limit {self.max_head_size})"
+                    )
+                )
+            try:
+                head, raw_length = self._parse_head(buf[pos:end].decode("utf-8", "replace"))
+            except RemoteProtocolError as exc:
+                raise self.fail(exc) from None
+            if raw_length is None:
+                self._pos = self._searched = end + 2
+                return self._take(head, b"")
+            if not (raw_length.isascii() and raw_length.isdigit()) or len(raw_length) > 12:
+                raise self.fail(
+                    RemoteProtocolError(f"{self._who} sent a bad Content-Length: {raw_length!r}")
+                )
+            length = int(raw_length)
+            if end + 2 + length - pos > self.max_frame_size:
+                raise self.fail(
+                    RemoteProtocolError(
+                        f"{self._who} announced a {length}-byte body "
+                        f"(frame limit {self.max_frame_size} bytes)"
+                    )
+                )
+            self._head = head
+            self._body_start = end + 2
+            self._body_end = end + 2 + length
+        if len(buf) < self._body_end:
+            return self._at_end()
+        body = bytes(buf[self._body_start : self._body_end])
+        self._pos = self._searched = self._body_end
+        self._head = None
+        return self._take(head, body)
+
+    def _take(self, head: HeadT, body: bytes) -> tuple[HeadT, bytes]:
+        # Compact now and then rather than on every frame: deleting the front of a large
+        # buffer per frame would make a burst of small frames quadratic.
+        pos = self._pos
+        if pos > 65536 and pos * 2 > len(self._buf):
+            del self._buf[:pos]
+            self._pos = 0
+            self._searched = max(0, self._searched - pos)
+        return head, body
+
+    def _at_end(self) -> Sentinel:
+        if not self._eof:
+            return NEED_DATA
+        if self._buf[self._pos :].strip(b"\n"):
+            raise self.fail(
+                RemoteProtocolError(
+                    f"{self._who} closed the connection in the middle of a frame "
+                    f"({len(self._buf) - self._pos} bytes pending)"
+                )
+            )
+        return CLOSED
+
+
+def _parse_message_head(head: str) -> tuple[Headers, str | None]:
+    headers = Headers(parse_header_lines(head, "frame"))
+    return headers, headers.raw("Content-Length")
+
+
+def _parse_command_head(head: str) -> tuple[tuple[str, Headers], str | None]:
+    line, _, rest = head.partition("\n")
+    headers = Headers(parse_header_lines(rest, line.split(" ", 1)[0] or "command"))
+    return (line, headers), headers.raw("Content-Length")
+
+
+class Parser:
+    """Reads what FreeSWITCH sends: feed bytes, then take messages until NEED_DATA.
+
+    >>> parser = Parser()
+    >>> parser.feed(b"Content-Type: auth/request\\n\\n")
+    >>> parser.next_message()
+    AuthRequest(...)
+    """
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+    ) -> None:
+        self._frames = _FrameBuffer(
+            _parse_message_head, max_frame_size, max_head_size, "FreeSWITCH"
+        )
+
+    def feed(self, data: bytes) -> None:
+        self._frames.feed(data)
+
+    def feed_eof(self) -> None:
+        self._frames.feed_eof()
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received but not yet returned as a message."""
+        return self._frames.buffered
+
+    def next_message(self) -> Message | Sentinel:
+        """The next complete message, NEED_DATA, or CLOSED after end of file.
+
+        Raises RemoteProtocolError for malformed framing or a frame over the limits; the
+        parser stays failed after that (the connection cannot be trusted any more).
+        """
+        frame = self._frames.next_frame()
+        if isinstance(frame, Sentinel):
+            return frame
+        headers, body = frame
+        return _make_message(headers, body)
+
+    def __iter__(self) -> Iterator[Message]:
+        """The messages available now (stops at NEED_DATA or CLOSED)."""
+        while True:
+            message = self.next_message()
+            if isinstance(message, Sentinel):
+                return
+            yield message
+
+
+def _make_message(headers: Headers, body: bytes) -> Message:
+    content_type = headers.get("Content-Type") or ""
+    event_format = CONTENT_TYPES.get(content_type)
+    if event_format is not None:
+        return EventMessage(headers, body, Event.from_bytes(body, event_format))
+    if content_type == "command/reply" and "Event-Name" in headers:
+        # The reply to `connect` is the channel data, percent-encoded like an event.
+        return CommandReply(Headers(headers.raw_pairs(), encoded=True), body)
+    return MESSAGE_TYPES.get(content_type, RawMessage)(headers, body)
+
+
+@dataclass(frozen=True, slots=True, eq=True)
+class Command:
+    """One command as a client wrote it: `line` (`sendmsg <uuid>`), headers, body."""
+
+    line: str
+    headers: Headers
+    body: bytes = b""
+
+    @property
+    def name(self) -> str:
+        """The command word (`api`, `sendmsg`, ...), lower-cased."""
+        return self.line.split(" ", 1)[0].lower()
+
+    @property
+    def argument(self) -> str:
+        """What follows the command word on its line."""
+        parts = self.line.split(" ", 1)
+        return parts[1] if len(parts) > 1 else ""
+
+
+class CommandParser:
+    """Reads what a client sends, as FreeSWITCH's mod_event_socket does."""
+
+    def __init__(
+        self,
+        *,
+        max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
+    ) -> None:
+        self._frames = _FrameBuffer(
+            _parse_command_head, max_frame_size, max_head_size, "the client"
+        )
+
+    def feed(self, data: bytes) -> None:
+        self._frames.feed(data)
+
+    def feed_eof(self) -> None:
+        self._frames.feed_eof()
+
+    def next_command(self) -> Command | Sentinel:
+        frame = self._frames.next_frame()
+        if isinstance(frame, Sentinel):
+            return frame
+        (line, headers), body = frame
+        return Command(line, headers, body)
+
+    def __iter__(self) -> Iterator[Command]:
+        while True:
+            command = self.next_command()
+            if isinstance(command, Sentinel):
+                return
+            yield command
