@@ -1,0 +1,250 @@
+"""One call as the interpreter sees it: its state, its templates, and the applications it runs.
+
+`Call` holds what lives for the whole call (the session, the trace, the caller's language,
+whether it is answered, hooks waiting to interrupt); a `Frame` holds what belongs to one flow
+being run (the main flow, or a subflow with its own variables). Every application goes through
+`Call.app`, which records it in the trace and turns a pending interruption (a key hook, the
+long-call timer) into `Interrupted` once FreeSWITCH reports the application finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import anyio
+
+from ivrd.engine.session import CallSession
+from ivrd.engine.trace import Trace
+from ivrd.esl.applications import ExecuteResult
+from ivrd.esl.protocol import Event
+from ivrd.flow import Flow
+from ivrd.flow.models import KeyHook
+from ivrd.flow.routes import Go
+from ivrd.flow.templating import Expression, Template
+
+log = logging.getLogger("ivrd.engine")
+
+# Friendly names for the channel data every flow wants; anything else is a channel variable.
+CALL_FIELDS = {
+    "uuid": "Unique-ID",
+    "caller_id_number": "Caller-Caller-ID-Number",
+    "caller_id_name": "Caller-Caller-ID-Name",
+    "destination_number": "Caller-Destination-Number",
+    "ani": "Caller-ANI",
+    "network_addr": "Caller-Network-Addr",
+    "context": "Caller-Context",
+    "channel_name": "Channel-Name",
+    "direction": "Call-Direction",
+}
+
+
+class Interrupted(Exception):
+    """A hook took over: the current step stops and the call goes to `route`."""
+
+    def __init__(self, reason: str, route: Go) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.route = route
+
+
+class StepFailed(Exception):
+    """A step could not do its job (a template, an argument, FreeSWITCH said no): `on.error`."""
+
+
+class CallNamespace(Mapping[str, str]):
+    """`call.*` in templates: friendly names, then the channel's variables, read when used."""
+
+    def __init__(self, session: CallSession) -> None:
+        self._session = session
+
+    def __getitem__(self, key: str) -> str:
+        header = CALL_FIELDS.get(key)
+        value = (
+            self._session.channel_data.get(header)
+            if header is not None
+            else self._session.variable(key)
+        )
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __iter__(self) -> Iterator[str]:
+        yield from CALL_FIELDS
+        for name in self._session.channel_data:
+            if name.startswith("variable_"):
+                yield name[9:]
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass
+class Frame:
+    """The flow being run and its variables (a subflow gets a frame of its own)."""
+
+    flow: Flow
+    vars: dict[str, Any]
+    result: dict[str, Any] = field(default_factory=dict)
+    sensitive: set[str] = field(default_factory=set)
+
+
+class Interrupts:
+    """Key hooks and the long-call timer: things that stop whatever the call is doing.
+
+    Keys come from DTMF events. Outside input steps a key sequence that ends the recent keys
+    fires its hook: remember it, and break the running application (`uuid_break`), which then
+    completes (as `FILE PLAYED`) and `Call.app` raises `Interrupted`. During input steps the
+    keys belong to play_and_get_digits; the input step itself checks what was collected.
+    """
+
+    def __init__(self, call: Call, hooks: Mapping[str, KeyHook]) -> None:
+        self._call = call
+        self.hooks = dict(hooks)
+        self.longest = max((len(keys) for keys in self.hooks), default=0)
+        self.keys: list[str] = []
+        self.pending: Interrupted | None = None
+        self.step = ""
+        self.input_mode = False
+        self.app_running = False
+        self.interruptible = True
+        self._key_pressed = anyio.Event()
+
+    def enter(self, step: str, *, input_mode: bool = False) -> None:
+        self.step = step
+        self.input_mode = input_mode
+        self.keys.clear()
+
+    def active_hooks(self) -> dict[str, KeyHook]:
+        return {keys: hook for keys, hook in self.hooks.items() if self.step not in hook.not_during}
+
+    async def on_dtmf(self, event: Event) -> None:
+        digit = event.get("DTMF-Digit")
+        if not digit:
+            return
+        self.keys.append(digit)
+        del self.keys[: -max(self.longest, 1) * 4]
+        self._key_pressed.set()
+        self._key_pressed = anyio.Event()
+        if self.input_mode or not self.hooks:
+            return
+        pressed = "".join(self.keys)
+        for keys, hook in self.active_hooks().items():
+            if pressed.endswith(keys):
+                self.keys.clear()
+                await self.fire(f"key {keys}", hook)
+                return
+
+    async def fire(self, reason: str, route: Go) -> None:
+        if self.pending is not None:
+            return
+        self.pending = Interrupted(reason, route)
+        log.info("interrupting the call: %s", reason, extra={"hook": reason})
+        if self.app_running and self.interruptible:
+            await self._call.session.uuid_break()
+
+    def take(self) -> Interrupted | None:
+        pending, self.pending = self.pending, None
+        return pending
+
+    def hook_for(self, entered: str) -> tuple[str, KeyHook] | None:
+        """The active hook whose keys the entry ends with (input steps)."""
+        for keys, hook in self.active_hooks().items():
+            if entered.endswith(keys):
+                return keys, hook
+        return None
+
+    def could_become_hook(self, entered: str) -> bool:
+        """Whether the entry ends with the start of a hook's keys (`12*` and `*0`)."""
+        for keys in self.active_hooks():
+            for start in range(len(entered)):
+                tail = entered[start:]
+                if len(tail) < len(keys) and keys.startswith(tail):
+                    return True
+        return False
+
+    async def next_key(self) -> str:
+        """Wait for the next key; the keys pressed since the attempt began."""
+        await self._key_pressed.wait()
+        return "".join(self.keys)
+
+
+class Call:
+    """Everything about one call that outlives a single step."""
+
+    def __init__(
+        self,
+        session: CallSession,
+        flow: Flow,
+        trace: Trace,
+        *,
+        secrets: Mapping[str, str],
+        now: datetime,
+    ) -> None:
+        self.session = session
+        self.flow = flow
+        self.trace = trace
+        self.secrets = dict(secrets)
+        self.started_at = now
+        self.language = flow.languages.default
+        self.answered = False
+        self.hangup_cause: str | None = None
+        self.interrupts = Interrupts(self, flow.on.key)
+        self.namespace = CallNamespace(session)
+        self.steps_taken = 0
+        self.hanging_up = False
+        self.root: Frame | None = None
+
+    @property
+    def uuid(self) -> str:
+        return self.session.uuid
+
+    def context(self, frame: Frame) -> dict[str, Any]:
+        return {
+            "call": self.namespace,
+            "vars": frame.vars,
+            "result": frame.result,
+            "secrets": self.secrets,
+            "flow": {
+                "name": frame.flow.name,
+                "language": self.language,
+                "step": self.interrupts.step,
+                "started_at": self.started_at.isoformat(),
+            },
+        }
+
+    def render(self, template: Template, frame: Frame, *, for_freeswitch: bool = True) -> str:
+        """A template's text. Headed for FreeSWITCH, every `$` of a templated value is escaped
+        (`\\$`), so data (an HTTP reply, a channel variable) can never trigger FreeSWITCH's own
+        `${...}` expansion; constant text is the author's and passes as written."""
+        if template.is_constant:
+            return template.source
+        text = template.render(self.context(frame))
+        return text.replace("$", "\\$") if for_freeswitch else text
+
+    def value(self, template: Template, frame: Frame) -> str:
+        """A template's text for ivrd itself (variables, HTTP): nothing escaped."""
+        return self.render(template, frame, for_freeswitch=False)
+
+    def holds(self, condition: Expression, frame: Frame) -> bool:
+        return bool(condition.evaluate(self.context(frame)))
+
+    async def app(self, name: str, arg: str = "", *, interruptible: bool = True) -> ExecuteResult:
+        """Run one application; raise `Interrupted` if a hook took over meanwhile."""
+        pending = self.interrupts.take()
+        if pending is not None:
+            raise pending
+        self.trace.command(name, arg)
+        interrupts = self.interrupts
+        interrupts.app_running, interrupts.interruptible = True, interruptible
+        try:
+            result = await self.session.execute(name, arg)
+        finally:
+            interrupts.app_running = False
+        pending = interrupts.take()
+        if pending is not None:
+            raise pending
+        return result

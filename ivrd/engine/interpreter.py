@@ -1,0 +1,352 @@
+"""The interpreter: runs a flow over one call, step by step, to the end.
+
+`run_call` is the one place per call that catches every failure. Whatever happens (the flow
+ends with a `hangup` step, the caller hangs up mid-step, FreeSWITCH goes away, a step fails
+with no `on.error`, the step limit is reached, or a bug) the call ends with a hangup and a
+trace, and `on.hangup` runs exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import httpx
+
+from ivrd.engine import http, prompts
+from ivrd.engine.call import Call, Frame, Interrupted, StepFailed
+from ivrd.engine.input import run_input
+from ivrd.engine.session import CallSession
+from ivrd.engine.steps import RUNNERS, StepEnv
+from ivrd.engine.trace import Redactor, Trace
+from ivrd.engine.transfer import run_queue, run_transfer
+from ivrd.esl.errors import (
+    ArgumentError,
+    CallHangup,
+    CommandError,
+    ConnectionClosed,
+    ESLError,
+)
+from ivrd.esl.protocol import Event
+from ivrd.flow import Flow
+from ivrd.flow.routes import Choice, Route
+from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
+from ivrd.flow.templating import TemplateRenderError
+from ivrd.logs import call_flow, call_uuid
+
+log = logging.getLogger("ivrd.engine")
+
+DEFAULT_MAX_STEPS = 1000
+MAX_ERROR_ROUTES = 3
+HANGUP_HOOK_DEADLINE = 10.0
+"""Seconds the `on.hangup` actions may take together."""
+
+STEP_ERRORS = (StepFailed, TemplateRenderError, ArgumentError, CommandError, http.HttpFailed)
+
+
+class CallEnded(Exception):
+    """The flow is over without a `hangup` step (a dead end, the step limit, an error)."""
+
+    def __init__(self, disposition: str, message: str) -> None:
+        super().__init__(message)
+        self.disposition = disposition
+
+
+class Interpreter:
+    def __init__(self, call: Call, env: StepEnv, max_steps: int) -> None:
+        self.call = call
+        self.env = env
+        self.max_steps = max_steps
+        self.errors = 0
+
+    async def ensure_media(self, flow: Flow) -> None:
+        call = self.call
+        if call.answered:
+            return
+        mode = flow.defaults.answer
+        if mode == "answer":
+            await call.app("answer")
+        elif mode == "early_media":
+            await call.app("pre_answer")
+        call.answered = mode != "none"
+
+    def resolve(self, route: Route, frame: Frame) -> tuple[str, str]:
+        """Where a route leads (setting its variables); and the branch taken, for the trace."""
+        branch = ""
+        if isinstance(route, Choice):
+            go = route.resolve(lambda b: self.call.holds(b.condition, frame))
+            branch = next(
+                (
+                    b.condition.source
+                    for b in route.conditions
+                    if b.go == go.go and b.set_vars == go.set_vars
+                ),
+                "else",
+            )
+        else:
+            go = route
+        for name, template in go.set_vars.items():
+            frame.vars[name] = self.call.value(template, frame)
+            self.call.trace.changed(name, frame.vars[name], sensitive=name in frame.sensitive)
+        return go.go, branch
+
+    async def run_frame(self, frame: Frame, *, root: bool) -> str | None:
+        """Run `frame`'s flow from its start: the return taken (a subflow), or None (hung up)."""
+        call, flow = self.call, frame.flow
+        name = flow.start
+        while True:
+            call.steps_taken += 1
+            if call.steps_taken > self.max_steps:
+                raise CallEnded("max_steps", f"the call took more than {self.max_steps} steps")
+            step = flow.steps[name]
+            call.interrupts.enter(name)
+            record = call.trace.enter(name, step.type, flow.name)
+            try:
+                if step.needs_media:
+                    await self.ensure_media(flow)
+                outcome, route = await self.run_step(frame, name, step)
+                pending = call.interrupts.take()
+                if pending is not None:
+                    raise pending
+            except Interrupted as interruption:
+                if not root:
+                    call.trace.leave(record, interruption.reason, None)
+                    raise
+                outcome, route = interruption.reason, interruption.route
+            except STEP_ERRORS as exc:
+                message = call.trace.redact(str(exc))
+                record.error = message
+                if not root:
+                    call.trace.leave(record, "error", None)
+                    raise
+                log.warning("step %s failed: %s", name, message, extra={"step": name})
+                self.errors += 1
+                route = call.flow.on.error
+                if route is None or self.errors > MAX_ERROR_ROUTES:
+                    call.trace.leave(record, "error", None)
+                    raise CallEnded("error", f"step {name} failed: {message}") from None
+                outcome = "error"
+            if isinstance(step, HangupStep) and outcome == "hangup":
+                call.trace.leave(record, outcome, None)
+                return None
+            if route is None:
+                call.trace.leave(record, outcome, None)
+                raise CallEnded("error", f"step {name}: outcome '{outcome}' leads nowhere")
+            target, branch = self.resolve(route, frame)
+            call.trace.leave(record, f"{outcome} ({branch})" if branch else outcome, target)
+            if flow.is_subflow and target in flow.returns:
+                return target
+            name = target
+
+    async def run_step(self, frame: Frame, name: str, step: Any) -> tuple[str, Route | None]:
+        if isinstance(step, InputStep):
+            return await run_input(self.call, frame, step, name)
+        if isinstance(step, TransferStep):
+            return await run_transfer(self.call, frame, name, step)
+        if isinstance(step, QueueStep):
+            return await run_queue(self.call, frame, name, step)
+        if isinstance(step, RunStep):
+            return await self.run_subflow(frame, name, step)
+        if isinstance(step, HangupStep):
+            await prompts.play(self.call, frame, step.prompt)
+            await hang_up(self.call, step.cause)
+            return "hangup", None
+        return await RUNNERS[step.type](self.call, frame, name, step, self.env)
+
+    async def run_subflow(self, frame: Frame, name: str, step: RunStep) -> tuple[str, Route | None]:
+        call = self.call
+        subflow = frame.flow.subflow(step.subflow)
+        child = Frame(subflow, {})
+        for variable, template in subflow.variables.items():
+            child.vars[variable] = call.value(template, child)
+        for variable, spec in subflow.inputs.items():
+            given = step.inputs.get(variable)
+            if given is not None:
+                raw: str | None = call.value(given, frame)
+            elif spec.default is not None:
+                raw = call.value(spec.default, child)
+            else:
+                raw = None
+            if raw is None:
+                raise StepFailed(f"subflow {step.subflow} needs the input '{variable}'")
+            child.vars[variable] = convert_input(raw, spec.type, variable)
+        returned = await self.run_frame(child, root=False)
+        if returned is None:
+            return "hangup", None
+        if step.save_as:
+            outputs = {key: child.vars.get(key) for key in subflow.outputs}
+            frame.vars[step.save_as] = outputs
+            call.trace.changed(step.save_as, outputs)
+        frame.result = {"returned": returned}
+        return returned, frame.flow.route(name, returned)
+
+
+def convert_input(raw: str, kind: str, name: str) -> Any:
+    if kind == "number":
+        try:
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
+        except ValueError:
+            raise StepFailed(f"input '{name}' must be a number, got {raw!r}") from None
+    if kind == "boolean":
+        return raw.strip().lower() in ("true", "yes", "on", "1")
+    if kind == "digits" and not all(ch in "0123456789*#" for ch in raw):
+        raise StepFailed(f"input '{name}' must be digits, got {raw!r}")
+    return raw
+
+
+async def hang_up(call: Call, cause: str) -> None:
+    """End the call: `hangup` completes when FreeSWITCH reports CHANNEL_HANGUP."""
+    call.trace.command("hangup", cause)
+    call.hanging_up = True
+    hangup = getattr(call.session, "hangup", None)
+    try:
+        if hangup is not None:
+            await hangup(cause)
+        else:
+            await call.session.execute("hangup", cause)
+    except CallHangup:
+        pass
+
+
+async def run_call(
+    session: CallSession,
+    flow: Flow,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    now: Callable[[], datetime] | None = None,
+    max_steps: int | None = None,
+    variables: Mapping[str, Any] | None = None,
+) -> Trace:
+    """Run `flow` over the call on `session` until the call ends; its trace."""
+    secrets = dict(secrets or {})
+    clock = now or (lambda: datetime.now(UTC))
+    uuid_token, flow_token = call_uuid.set(session.uuid), call_flow.set(flow.name)
+    try:
+        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=anyio.current_time)
+        call = Call(session, flow, trace, secrets=secrets, now=clock())
+        limit = max_steps or flow.defaults.max_steps or DEFAULT_MAX_STEPS
+        interpreter = Interpreter(call, StepEnv(http_client, clock), limit)
+        await _run(call, interpreter, flow, dict(variables or {}))
+        return trace
+    finally:
+        call_uuid.reset(uuid_token)
+        call_flow.reset(flow_token)
+
+
+async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict[str, Any]) -> None:
+    trace, session = call.trace, call.session
+    hung_up = anyio.Event()
+
+    def on_hangup(event: Event) -> None:
+        call.hangup_cause = event.get("Hangup-Cause") or call.hangup_cause
+
+    def on_hangup_complete(event: Event) -> None:
+        on_hangup(event)
+        hung_up.set()
+
+    session.on("CHANNEL_HANGUP", on_hangup)
+    session.on("CHANNEL_HANGUP_COMPLETE", on_hangup_complete)
+    session.on("DTMF", call.interrupts.on_dtmf)
+    log.info("call started", extra={"caller": call.namespace.get("caller_id_number")})
+
+    async with anyio.create_task_group() as tasks:
+        flow_scope = anyio.CancelScope()
+
+        async def stop_on_hangup() -> None:
+            await hung_up.wait()
+            flow_scope.cancel()
+
+        tasks.start_soon(stop_on_hangup)
+        if flow.on.call_longer_than is not None:
+            hook = flow.on.call_longer_than
+
+            async def long_call_timer() -> None:
+                await anyio.sleep(hook.after.total_seconds())
+                await call.interrupts.fire("call_longer_than", hook)
+
+            tasks.start_soon(long_call_timer)
+        with flow_scope:
+            trace.disposition = await _run_flow(call, interpreter, flow, variables)
+        if flow_scope.cancelled_caught:
+            trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
+        if trace.disposition == "hangup" and not hung_up.is_set():
+            # Wait for CHANNEL_HANGUP_COMPLETE: on.hangup runs after it, as promised.
+            with anyio.move_on_after(5):
+                await hung_up.wait()
+        tasks.cancel_scope.cancel()
+    trace.hangup_cause = call.hangup_cause
+    await run_hangup_hooks(call, interpreter)
+    log.info(
+        "call ended: %s",
+        trace.disposition,
+        extra={"steps": len(trace.steps), "hangup_cause": trace.hangup_cause},
+    )
+
+
+async def _run_flow(
+    call: Call, interpreter: Interpreter, flow: Flow, variables: dict[str, Any]
+) -> str:
+    frame = call.root = Frame(flow, {})
+    try:
+        for name, template in flow.variables.items():
+            frame.vars[name] = call.value(template, frame)
+        frame.vars.update(variables)
+        # ivrd decides about keys itself: FreeSWITCH would end a playback on `*` on its own.
+        await call.app(
+            "multiset",
+            f"^^|playback_terminators=none|tts_engine={flow.tts.engine}|tts_voice={flow.tts.voice}",
+        )
+        await interpreter.run_frame(frame, root=True)
+        return "hangup"
+    except CallHangup as exc:
+        call.hangup_cause = call.hangup_cause or exc.cause
+        return "caller_hangup"
+    except ConnectionClosed:
+        return "disconnected"
+    except CallEnded as exc:
+        log.error("%s", call.trace.redact(str(exc)), extra={"disposition": exc.disposition})
+        await _polite_hangup(call)
+        return exc.disposition
+    except (ESLError, *STEP_ERRORS) as exc:
+        log.error("call failed: %s", call.trace.redact(str(exc)))
+        await _polite_hangup(call)
+        return "error"
+    except Exception:
+        # The one place a call catches everything: a bug must cost this call, not the daemon.
+        log.exception("unexpected error in the flow interpreter")
+        await _polite_hangup(call)
+        return "error"
+
+
+async def _polite_hangup(call: Call) -> None:
+    with anyio.move_on_after(10, shield=True):
+        with contextlib.suppress(ESLError):
+            await hang_up(call, "NORMAL_CLEARING")
+
+
+async def run_hangup_hooks(call: Call, interpreter: Interpreter) -> None:
+    """`on.hangup`: once per call, after the call ended, whatever ended it. No media."""
+    actions = call.flow.on.hangup
+    if not actions:
+        return
+    frame = call.root or Frame(call.flow, {})
+    with anyio.move_on_after(HANGUP_HOOK_DEADLINE, shield=True):
+        for action in actions:
+            try:
+                if action.http is not None:
+                    if interpreter.env.http_client is None:
+                        raise StepFailed("no HTTP client is configured")
+                    await http.request(call, frame, interpreter.env.http_client, action.http)
+                elif action.set_fields is not None:
+                    fields = {**action.set_fields.channel, **action.set_fields.cdr}
+                    for name, template in fields.items():
+                        value = call.value(template, frame)
+                        call.trace.command("uuid_setvar", f"{name} {value}")
+                        await call.session.api(f"uuid_setvar {call.uuid} {name} {value}")
+            except (ESLError, *STEP_ERRORS) as exc:
+                log.warning("on.hangup action failed: %s", call.trace.redact(str(exc)))
