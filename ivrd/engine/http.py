@@ -16,6 +16,7 @@ import httpx
 
 from ivrd.engine.call import Call, Frame
 from ivrd.flow.steps import HttpRequest
+from ivrd.flow.templating import TemplateRenderError
 
 log = logging.getLogger("ivrd.engine.http")
 
@@ -37,13 +38,21 @@ async def request(
 ) -> dict[str, Any]:
     """Send the request; the result as flows see it. Raises HttpFailed."""
     service = frame.flow.services[spec.service]
-    url = _join(
-        call.value(service.base_url, frame), call.value(spec.path, frame) if spec.path else None
-    )
-    headers = {name: call.value(value, frame) for name, value in service.headers.items()}
-    headers.update({name: call.value(value, frame) for name, value in spec.headers.items()})
-    params = {name: call.value(value, frame) for name, value in spec.query.items()}
-    body = None if spec.body is None else {k: call.value(v, frame) for k, v in spec.body.items()}
+    try:
+        url = _join(
+            call.value(service.base_url, frame),
+            call.value(spec.path, frame) if spec.path else None,
+        )
+        headers = {name: call.value(value, frame) for name, value in service.headers.items()}
+        headers.update({name: call.value(value, frame) for name, value in spec.headers.items()})
+        params = {name: call.value(value, frame) for name, value in spec.query.items()}
+        body = (
+            None if spec.body is None else {k: call.value(v, frame) for k, v in spec.body.items()}
+        )
+    except TemplateRenderError as exc:
+        # A request that cannot be written (a secret not set, a variable missing) got no
+        # response either: the flow's `on_error` decides, as for a refused connection.
+        raise HttpFailed(f"{spec.method} {spec.service}: {exc}") from None
     timeout = (spec.timeout or service.timeout).total_seconds()
     shown = call.trace.redact(f"{spec.method} {url}")
     call.trace.command("http", shown)

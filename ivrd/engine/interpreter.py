@@ -242,11 +242,12 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
     trace, session = call.trace, call.session
     hung_up = anyio.Event()
 
-    def on_hangup(event: Event) -> None:
+    # The session awaits its hooks (ivrd.esl's Hook is async), so these must be coroutines.
+    async def on_hangup(event: Event) -> None:
         call.hangup_cause = event.get("Hangup-Cause") or call.hangup_cause
 
-    def on_hangup_complete(event: Event) -> None:
-        on_hangup(event)
+    async def on_hangup_complete(event: Event) -> None:
+        await on_hangup(event)
         hung_up.set()
 
     session.on("CHANNEL_HANGUP", on_hangup)

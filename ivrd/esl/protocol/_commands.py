@@ -6,6 +6,10 @@ header value would start a new header: with digits or HTTP data in an applicatio
 that is header injection. A multi-line or long application argument therefore travels as a
 `content-type: text/plain` body, which FreeSWITCH reads as `execute-app-arg`
 (switch_ivr_parse_event); every other value with CR or LF raises LocalProtocolError.
+
+FreeSWITCH also reads the head as C strings: a NUL would end it there and lose every header
+after it, `Content-Length` included, so the body would be read as the next command. NUL is
+refused everywhere, and `Content-Length` is always right.
 """
 
 from __future__ import annotations
@@ -27,14 +31,24 @@ Pairs = Sequence[tuple[str, str]]
 def _check(what: str, value: str) -> str:
     if "\n" in value or "\r" in value:
         raise LocalProtocolError(f"{what} must not contain CR or LF: {value[:80]!r}")
+    if "\0" in value:
+        raise LocalProtocolError(f"{what} must not contain NUL: {value[:80]!r}")
     return value
 
 
 def _word(what: str, value: str) -> str:
     """A single token on a command line: no whitespace at all."""
-    if not value or any(ch.isspace() for ch in value):
+    if not value or any(ch.isspace() for ch in _check(what, value)):
         raise LocalProtocolError(f"{what} must be one word without spaces: {value[:80]!r}")
     return value
+
+
+def _encode(text: str) -> bytes:
+    try:
+        return text.encode()
+    except UnicodeEncodeError as exc:  # a lone surrogate, as json.loads can produce
+        bad = exc.object[exc.start : exc.end]
+        raise LocalProtocolError(f"command text is not valid Unicode: {bad!r}") from None
 
 
 def _format(format: str) -> str:
@@ -46,21 +60,30 @@ def _format(format: str) -> str:
 def build(line: str, headers: Pairs = (), body: bytes | str | None = None) -> bytes:
     """Any command: its line, `Name: value` headers, and an optional body.
 
-    With a body, `Content-Length` is added (in bytes) unless the caller gave one.
+    With a body, `Content-Length` is added (in bytes). A caller's own `Content-Length` must
+    be exactly that (or 0 without a body): any other would make FreeSWITCH read the next
+    command as this one's body.
     """
+    if not line:
+        raise LocalProtocolError("command line must not be empty")
+    data = b"" if body is None else _encode(body) if isinstance(body, str) else body
     parts = [_check("command line", line), "\n"]
+    given_length = False
     for name, value in headers:
         if not name or ":" in name or name != name.strip():
             raise LocalProtocolError(f"bad header name {name!r}")
         parts += (_check(f"header {name!r}", name), ": ", _check(f"header {name!r}", value), "\n")
-    if body is None:
-        parts.append("\n")
-        return "".join(parts).encode()
-    data = body.encode() if isinstance(body, str) else body
-    if not any(name.lower() == "content-length" for name, _ in headers):
+        if name.lower().replace("_", "-") == "content-length":
+            if given_length or name.lower() != "content-length" or value != str(len(data)):
+                raise LocalProtocolError(
+                    f"header {name}: {value!r} does not match the {len(data)}-byte body "
+                    "(leave it out: it is added)"
+                )
+            given_length = True
+    if body is not None and not given_length:
         parts += ("Content-Length: ", str(len(data)), "\n")
     parts.append("\n")
-    return "".join(parts).encode() + data
+    return _encode("".join(parts)) + data
 
 
 def auth(password: str) -> bytes:
@@ -68,7 +91,11 @@ def auth(password: str) -> bytes:
 
 
 def userauth(user: str, domain: str, password: str) -> bytes:
-    return build(f"userauth {_word('user', user)}@{_word('domain', domain)}:{password}")
+    # FreeSWITCH splits at the first `@`, then at a `:` in either part: none may hide there.
+    for what, value in (("user", user), ("domain", domain)):
+        if ":" in _word(what, value) or "@" in value:
+            raise LocalProtocolError(f"{what} must not contain ':' or '@': {value[:80]!r}")
+    return build(f"userauth {user}@{domain}:{_check('password', password)}")
 
 
 def event(
@@ -195,7 +222,11 @@ def execute(
     ]
     body: str | None = None
     if arg:
-        if "\n" in arg or "\r" in arg or len(arg.encode()) > MAX_HEADER_ARG:
+        if "\0" in arg:
+            raise LocalProtocolError(f"application argument must not contain NUL: {arg[:80]!r}")
+        # FreeSWITCH drops the spaces after a header's colon, so a leading space goes in the
+        # body too.
+        if "\n" in arg or "\r" in arg or arg[0] == " " or len(_encode(arg)) > MAX_HEADER_ARG:
             body = arg
         else:
             headers.append(("execute-app-arg", arg))

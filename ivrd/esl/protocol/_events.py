@@ -5,8 +5,8 @@ that nobody looks at costs only its framing.
 
 - plain: `Name: value` lines, values percent-encoded; a body, if any, follows a blank line and is
   announced by a `Content-Length` header inside the event (as in BACKGROUND_JOB).
-- json: one object; values are already decoded strings (a list for an array header); the body
-  is under `_body`.
+- json: one object; values are already decoded strings (a repeated key for a repeated header, a
+  list for an array header, read as its plain form `ARRAY::a|:b`); the body is under `_body`.
 - xml: `<event><headers><Name>value</Name>...</headers><body>...</body></event>`; header values
   are percent-encoded inside the XML, the body is not (as `switch_event_xmlize` writes them).
 """
@@ -14,13 +14,17 @@ that nobody looks at costs only its framing.
 from __future__ import annotations
 
 import json
-from typing import Literal
+from operator import itemgetter
+from typing import Literal, cast
 from xml.etree import ElementTree
 
 from ivrd.esl.protocol._errors import RemoteProtocolError
-from ivrd.esl.protocol._headers import Headers, parse_header_lines
+from ivrd.esl.protocol._headers import Headers
 
 EventFormat = Literal["plain", "json", "xml"]
+
+_NAME = itemgetter(0)
+_VALUE = itemgetter(1)
 
 CONTENT_TYPES: dict[str, EventFormat] = {
     "text/event-plain": "plain",
@@ -108,13 +112,13 @@ def _body_text(data: bytes) -> str:
 
 def _decode_plain(source: bytes) -> tuple[Headers, str | None]:
     head, _, rest = source.partition(b"\n\n")
-    headers = Headers(parse_header_lines(_body_text(head), "text/event-plain"), encoded=True)
+    headers = Headers.from_text(_body_text(head), "text/event-plain", encoded=True)
     length = headers.raw("Content-Length")
     if length is None:
         if rest.strip(b"\n"):
             raise RemoteProtocolError("text/event-plain: data after the headers, no Content-Length")
         return headers, None
-    if not length.isdigit() or len(length) > 10:
+    if not (length.isascii() and length.isdigit()) or len(length) > 10:
         raise RemoteProtocolError(f"text/event-plain: bad Content-Length {length!r} in event")
     size = int(length)
     if len(rest) < size:
@@ -125,20 +129,42 @@ def _decode_plain(source: bytes) -> tuple[Headers, str | None]:
 
 
 def _decode_json(source: bytes) -> tuple[Headers, str | None]:
+    # FreeSWITCH writes a repeated header as a repeated key (cJSON allows them): keep every
+    # one, in order, so that the first wins here as it does in plain events. The hook sees the
+    # innermost objects first, so the last object it is given is the outermost.
+    objects: list[list[tuple[str, object]]] = []
+
+    def keep_pairs(pairs: list[tuple[str, object]]) -> dict[str, object]:
+        objects.append(pairs)
+        return dict(pairs)
+
     try:
-        data = json.loads(source)
+        data = json.loads(source, object_pairs_hook=keep_pairs)
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
         raise RemoteProtocolError(f"text/event-json: invalid JSON: {exc}") from None
+    except RecursionError:
+        raise RemoteProtocolError("text/event-json: JSON nested too deeply") from None
     if not isinstance(data, dict):
         raise RemoteProtocolError(f"text/event-json: expected an object, got {type(data).__name__}")
-    body = data.pop("_body", None)
-    pairs: list[tuple[str, str]] = []
-    for name, value in data.items():
-        if isinstance(value, list):
-            pairs.extend((name, _json_scalar(item)) for item in value)
-        else:
-            pairs.append((name, _json_scalar(value)))
+    items = objects[-1]
+    body = None
+    if "_body" in map(_NAME, items):
+        body = next(value for name, value in items if name == "_body")
+        items = [item for item in items if item[0] != "_body"]
+    if set(map(type, map(_VALUE, items))) <= {str}:
+        # What FreeSWITCH sends: every value a string, the pairs as they are (checked in C).
+        pairs = cast("list[tuple[str, str]]", items)
+    else:
+        pairs = [(name, _json_value(value)) for name, value in items]
     return Headers(pairs), None if body is None else _json_scalar(body)
+
+
+def _json_value(value: object) -> str:
+    if isinstance(value, list):
+        # An array header: the value it has in a plain event (`ARRAY::a|:b`), so that both
+        # formats read the same.
+        return "ARRAY::" + "|:".join(_json_scalar(item) for item in value)
+    return _json_scalar(value)
 
 
 def _json_scalar(value: object) -> str:
@@ -150,11 +176,14 @@ def _json_scalar(value: object) -> str:
 
 
 def _decode_xml(source: bytes) -> tuple[Headers, str | None]:
-    # Entity declarations are how XML bombs work; FreeSWITCH never sends a DOCTYPE.
-    if b"<!DOCTYPE" in source or b"<!ENTITY" in source:
+    # Entity declarations are how XML bombs work; FreeSWITCH never sends a DOCTYPE. Parsed as
+    # text, so that the text searched is the text parsed: given a str, expat ignores the
+    # encoding declaration, and a DOCTYPE cannot hide in UTF-16.
+    text = _body_text(source)
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:
         raise RemoteProtocolError("text/event-xml: DOCTYPE/ENTITY declarations are not allowed")
     try:
-        root = ElementTree.fromstring(source)
+        root = ElementTree.fromstring(text)
     except ElementTree.ParseError as exc:
         raise RemoteProtocolError(f"text/event-xml: invalid XML: {exc}") from None
     headers_node = root.find("headers")

@@ -12,6 +12,7 @@ hold more than `max_frame_size` bytes for one frame.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -29,6 +30,8 @@ from ivrd.esl.protocol._messages import (
 
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 DEFAULT_MAX_HEAD_SIZE = 1024 * 1024
+
+_BLANK_LINES = re.compile(rb"\n*")
 
 
 class Sentinel(enum.Enum):
@@ -78,7 +81,9 @@ class _FrameBuffer(Generic[HeadT]):
     def feed(self, data: bytes) -> None:
         if self._eof:
             raise RuntimeError("data fed after end of file")
-        self._buf += data
+        # A failed stream is never read again: holding on to more of it would only grow.
+        if self._error is None:
+            self._buf += data
 
     def feed_eof(self) -> None:
         self._eof = True
@@ -101,12 +106,16 @@ class _FrameBuffer(Generic[HeadT]):
             pos = self._pos
             size = len(buf)
             # Blank lines between frames are not frames (librevox skips them too).
-            while pos < size and buf[pos] == 10:
-                pos += 1
+            if pos < size and buf[pos] == 10:
+                skipped = _BLANK_LINES.match(buf, pos)
+                assert skipped is not None  # `\n*` matches anywhere
+                pos = skipped.end()
             self._pos = pos
             end = buf.find(b"\n\n", max(pos, self._searched))
             if end < 0:
-                if size - pos > self.max_head_size:
+                # A head of exactly max_head_size bytes may sit here with the first of its two
+                # closing newlines: only one byte more proves it too long, however it was chunked.
+                if size - pos > self.max_head_size + 1:
                     raise self.fail(
                         RemoteProtocolError(
                             f"{self._who} sent {size - pos} bytes of headers without a blank "
@@ -114,6 +123,7 @@ class _FrameBuffer(Generic[HeadT]):
                         )
                     )
                 self._searched = max(pos, size - 1)
+                self._compact()
                 return self._at_end()
             if end - pos > self.max_head_size:
                 raise self.fail(
@@ -152,14 +162,22 @@ class _FrameBuffer(Generic[HeadT]):
         return self._take(head, body)
 
     def _take(self, head: HeadT, body: bytes) -> tuple[HeadT, bytes]:
-        # Compact now and then rather than on every frame: deleting the front of a large
-        # buffer per frame would make a burst of small frames quadratic.
+        self._compact()
+        return head, body
+
+    def _compact(self) -> None:
+        # Now and then rather than on every frame: deleting the front of a large buffer per
+        # frame would make a burst of small frames quadratic. Only between frames.
         pos = self._pos
-        if pos > 65536 and pos * 2 > len(self._buf):
+        if pos == len(self._buf):
+            # Everything read: free it now (nothing to move), or each of a thousand idle
+            # connections would keep up to 64 KiB of frames it has already handed out.
+            self._buf.clear()
+            self._pos = self._searched = 0
+        elif pos > 65536 and pos * 2 > len(self._buf):
             del self._buf[:pos]
             self._pos = 0
             self._searched = max(0, self._searched - pos)
-        return head, body
 
     def _at_end(self) -> Sentinel:
         if not self._eof:
@@ -181,7 +199,16 @@ def _parse_message_head(head: str) -> tuple[Headers, str | None]:
 
 def _parse_command_head(head: str) -> tuple[tuple[str, Headers], str | None]:
     line, _, rest = head.partition("\n")
-    headers = Headers(parse_header_lines(rest, line.split(" ", 1)[0] or "command"))
+    where = line.split(" ", 1)[0] or "command"
+    # mod_event_socket ends a line at CR as well as LF and reads the head as C strings (a NUL
+    # ends it, and every header after it is lost, Content-Length included). A client that
+    # sends either would be read differently by FreeSWITCH than here: refuse it.
+    if "\r" in head or "\0" in head:
+        shown = head if len(head) <= 60 else head[:57] + "..."
+        raise RemoteProtocolError(f"{where}: CR or NUL in a command: {shown!r}")
+    # FreeSWITCH skips every space after the colon, not just one.
+    pairs = [(name, value.lstrip(" ")) for name, value in parse_header_lines(rest, where)]
+    headers = Headers(pairs)
     return (line, headers), headers.raw("Content-Length")
 
 

@@ -9,9 +9,9 @@ channel data with Content-Type, Reply-Text, Socket-Mode and Control at the end.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from urllib.parse import quote
-from xml.sax.saxutils import escape
 
 from ivrd.esl.protocol._commands import Pairs
 from ivrd.esl.protocol._errors import LocalProtocolError
@@ -20,6 +20,17 @@ from ivrd.esl.protocol._errors import LocalProtocolError
 # nothing else (so `,`, `/`, `(` and `)` stay as they are, as the captures show).
 _UNSAFE = '\r\n #%&+:;<=>?@[\\]^`{|}"'
 _SAFE = "".join(chr(code) for code in range(33, 127) if chr(code) not in _UNSAFE)
+
+_XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# Characters XML 1.0 cannot carry at all, not even as character references.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(text: str) -> str:
+    # Not xml.sax.saxutils.escape: that module imports urllib.request, and with it socket.
+    # A bare CR would come back as LF (XML end-of-line handling) unless written as a reference.
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace("\r", "&#13;")
 
 
 def encode_value(value: str) -> str:
@@ -67,13 +78,20 @@ def api_response(text: str) -> bytes:
 
 
 def disconnect_notice(
-    session_uuid: str,
+    session_uuid: str | None,
     *,
     linger: bool,
     channel_name: str | None = None,
     linger_time: int = -1,
 ) -> bytes:
+    """The notice of a hangup (`linger`) or of the socket closing (`disconnect`).
+
+    `session_uuid` None gives what an inbound connection gets after `exit`: no session, no
+    disposition, just the goodbye.
+    """
     if linger:
+        if session_uuid is None:
+            raise LocalProtocolError("a linger notice names the session it lingers for")
         pairs: list[tuple[str, str]] = [
             ("Controlled-Session-UUID", session_uuid),
             ("Content-Disposition", "linger"),
@@ -84,10 +102,10 @@ def disconnect_notice(
         head = "Content-Type: text/disconnect-notice\n" + _header_lines(pairs, encode=False)
         return (head + "Content-Length: 0\n\n").encode()
     body = b"Disconnected, goodbye.\nSee you at ClueCon! http://www.cluecon.com/\n"
-    head = "Content-Type: text/disconnect-notice\n" + _header_lines(
-        [("Controlled-Session-UUID", session_uuid), ("Content-Disposition", "disconnect")],
-        encode=False,
-    )
+    pairs = []
+    if session_uuid is not None:
+        pairs = [("Controlled-Session-UUID", session_uuid), ("Content-Disposition", "disconnect")]
+    head = "Content-Type: text/disconnect-notice\n" + _header_lines(pairs, encode=False)
     return (head + f"Content-Length: {len(body)}\n\n").encode() + body
 
 
@@ -118,31 +136,36 @@ def event_plain(pairs: Pairs, body: str | None = None) -> bytes:
 
 
 def event_json(pairs: Sequence[tuple[str, str]], body: str | None = None) -> bytes:
-    """A `text/event-json` frame; a repeated header becomes a JSON array, as in FreeSWITCH."""
-    data: dict[str, str | list[str]] = {}
-    for name, value in pairs:
-        previous = data.get(name)
-        if previous is None:
-            data[name] = value
-        elif isinstance(previous, list):
-            previous.append(value)
-        else:
-            data[name] = [previous, value]
+    """A `text/event-json` frame, compact as cJSON prints it, as FreeSWITCH writes one: a
+    repeated header is a repeated key, an `ARRAY::a|:b` value a JSON array."""
+    items = list(pairs)
     if body:
-        data["Content-Length"] = str(len(body.encode()))
-        data["_body"] = body
-    return _event_frame("text/event-json", json.dumps(data, ensure_ascii=False).encode())
+        items += [("Content-Length", str(len(body.encode()))), ("_body", body)]
+    text = ",".join(f"{_json_string(name)}:{_json_value(value)}" for name, value in items)
+    return _event_frame("text/event-json", ("{" + text + "}").encode())
+
+
+def _json_string(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _json_value(value: str) -> str:
+    if value.startswith("ARRAY::"):
+        return "[" + ",".join(_json_string(item) for item in value[7:].split("|:")) + "]"
+    return _json_string(value)
 
 
 def event_xml(pairs: Pairs, body: str | None = None) -> bytes:
     parts = ["<event>\n  <headers>\n"]
     for name, value in pairs:
-        if not name.replace("-", "").replace("_", "").isalnum():
+        if not _XML_NAME.fullmatch(name):
             raise LocalProtocolError(f"header name {name!r} cannot be an XML element")
-        parts.append(f"    <{name}>{escape(encode_value(value))}</{name}>\n")
+        parts.append(f"    <{name}>{_xml_text(encode_value(value))}</{name}>\n")
     parts.append("  </headers>\n")
     if body:
+        if _NOT_XML.search(body):
+            raise LocalProtocolError("an XML event body cannot carry control characters")
         parts.append(f"  <Content-Length>{len(body.encode())}</Content-Length>\n")
-        parts.append(f"  <body>{escape(body)}</body>\n")
+        parts.append(f"  <body>{_xml_text(body)}</body>\n")
     parts.append("</event>")
     return _event_frame("text/event-xml", "".join(parts).encode())

@@ -1,0 +1,58 @@
+"""Default time limits, so that every wait on FreeSWITCH ends even when nobody set one.
+
+Callers still own their timeouts (`anyio.fail_after` around any call); these are the backstop
+a session or client applies itself, each raising `ESLTimeout` with a message naming the wait.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import anyio
+
+from ivrd.esl.errors import ESLTimeout
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Seconds; `None` means no limit of our own for that wait."""
+
+    connect: float = 5.0
+    """TCP connect plus FreeSWITCH's greeting (inbound) or the `connect` reply (outbound)."""
+    reply: float = 30.0
+    """A `command/reply` to an ordinary command (`sendmsg`, `event`, `filter`, `linger`...)."""
+    api: float = 120.0
+    """An `api` answer: FreeSWITCH blocks the socket until the command ends (`originate`...)."""
+    job: float = 300.0
+    """A `bgapi` result (the BACKGROUND_JOB event)."""
+    application: float | None = 4 * 3600.0
+    """An application's CHANNEL_EXECUTE_COMPLETE. Hangup and disconnect end the wait anyway;
+    this only guards against a FreeSWITCH that never reports (a bridge may last hours)."""
+    write: float = 10.0
+    """Sending one command; past it the peer is not reading and the connection is dropped."""
+    teardown: float = 5.0
+    """Ending a session: waiting for hooks, the hangup events, `exit` and the socket close."""
+    after_hangup: float = 30.0
+    """How long a call handler may keep running after the call ended before it is cancelled."""
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+@contextmanager
+def time_limit(seconds: float | None, what: str) -> Iterator[None]:
+    """Apply one of these defaults around a wait: past it, ESLTimeout(f"{what} within N s").
+
+    `what` reads as the failure: "no answer from FreeSWITCH at 10.0.0.5:8021 to `api status`".
+
+    Cancellation from outside (the caller's own `fail_after`) passes through untouched.
+    """
+    if seconds is None:
+        yield
+        return
+    with anyio.move_on_after(seconds) as scope:
+        yield
+    if scope.cancelled_caught:
+        raise ESLTimeout(f"{what} within {seconds:g} s")

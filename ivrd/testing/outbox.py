@@ -1,0 +1,112 @@
+"""The write side of one fake socket: an ordered queue of frames and the task that sends them.
+
+Replies and events are queued in the order FreeSWITCH produces them and written by one task,
+several frames per `send` when they pile up. While an `api` command runs, FreeSWITCH's listener
+thread is busy and the events for that socket wait in its queue: `hold()` reproduces that, so
+events fired meanwhile are sent after the `api/response`.
+
+A client that stops reading cannot make the fake grow without bound: past `max_pending` frames
+the socket is dropped, as FreeSWITCH drops a listener that falls too far behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import anyio
+import anyio.abc
+
+from ivrd.testing._signal import Signal
+
+MAX_PENDING = 100_000
+
+
+class Outbox:
+    def __init__(
+        self,
+        stream: anyio.abc.ByteStream,
+        *,
+        max_pending: int = MAX_PENDING,
+        on_overflow: Callable[[], None] | None = None,
+    ) -> None:
+        self._stream = stream
+        self._chunks: list[bytes] = []
+        self._held: list[bytes] | None = None
+        self._wake = Signal()
+        self._closing = False
+        self.closed = anyio.Event()
+        self.broken = False
+        self.bytes_sent = 0
+        self._max_pending = max_pending
+        self._on_overflow = on_overflow
+
+    @property
+    def closing(self) -> bool:
+        return self._closing
+
+    def send(self, data: bytes) -> None:
+        """Queue a reply or notice: it goes out after everything queued before it."""
+        if self._closing:
+            return
+        self._chunks.append(data)
+        if len(self._chunks) > self._max_pending:
+            self._overflow()
+            return
+        self._wake.notify()
+
+    def send_event(self, data: bytes) -> None:
+        """Queue an event frame; held back while an `api` command is being answered."""
+        if self._held is not None and not self._closing:
+            self._held.append(data)
+            if len(self._held) > self._max_pending:
+                self._overflow()
+            return
+        self.send(data)
+
+    def hold(self) -> None:
+        if self._held is None:
+            self._held = []
+
+    def release(self) -> None:
+        held, self._held = self._held, None
+        if held and not self._closing:
+            self._chunks.extend(held)
+            self._wake.notify()
+
+    def close(self) -> None:
+        """Send what is queued, then close the socket."""
+        self.release()
+        self._closing = True
+        self._wake.notify()
+
+    def _overflow(self) -> None:
+        self._chunks.clear()
+        self._held = None
+        self._closing = True
+        self.broken = True
+        if self._on_overflow is not None:
+            self._on_overflow()
+        self._wake.notify()
+
+    async def run(self) -> None:
+        """The writer task: runs until the socket is closed by either side."""
+        try:
+            while True:
+                if self._chunks and not self.broken:
+                    data = b"".join(self._chunks) if len(self._chunks) > 1 else self._chunks[0]
+                    self._chunks.clear()
+                    try:
+                        await self._stream.send(data)
+                    except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+                        self.broken = True
+                        return
+                    self.bytes_sent += len(data)
+                elif self._closing:
+                    return
+                else:
+                    await self._wake.wait()
+        finally:
+            self._closing = True
+            with anyio.CancelScope(shield=True):
+                await self._stream.aclose()
+            self.closed.set()

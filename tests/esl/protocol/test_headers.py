@@ -1,0 +1,234 @@
+"""Headers: first of repeated names wins, names fold, values decode only when read."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from ivrd.esl.protocol import Headers, RemoteProtocolError
+from ivrd.esl.protocol._headers import decode_value, parse_header_lines
+
+
+def test_first_of_repeated_names_wins_and_get_all_returns_every_one() -> None:
+    headers = Headers([("Event-Name", "A"), ("X", "1"), ("Event-Name", "B"), ("event_name", "C")])
+
+    assert headers["Event-Name"] == "A"
+    assert headers.get("Event-Name") == "A"
+    assert headers.get_all("Event-Name") == ["A", "B", "C"]
+    assert headers.get_all("x") == ["1"]
+    assert headers.get_all("missing") == []
+
+
+def test_names_fold_case_and_underscores_but_an_exact_name_comes_first() -> None:
+    headers = Headers([("Event-Name", "A"), ("event_name", "B")])
+
+    assert headers["event_name"] == "B"  # exact
+    assert headers["EVENT-NAME"] == "A"  # folded: the first name that folds to it
+    assert headers["Event_Name"] == "A"
+    assert headers.get("eventname") is None
+    assert "EVENT_NAME" in headers
+    assert "Unique-ID" not in headers
+    assert 1 not in headers
+
+
+def test_missing_names() -> None:
+    headers = Headers([("A", "1")])
+
+    assert headers.get("B") is None
+    assert headers.get("B", "default") == "default"
+    assert headers.raw("B") is None
+    with pytest.raises(KeyError, match="'B'"):
+        headers["B"]
+
+
+def test_iteration_is_in_wire_order_one_name_each() -> None:
+    headers = Headers([("C", "1"), ("A", "2"), ("B", "3"), ("A", "4"), ("a", "5")])
+
+    assert list(headers) == ["C", "A", "B", "a"]
+    assert len(headers) == 4
+    assert dict(headers) == {"C": "1", "A": "2", "B": "3", "a": "5"}
+    assert headers.pairs() == [("C", "1"), ("A", "2"), ("B", "3"), ("A", "4"), ("a", "5")]
+
+
+def test_encoded_values_are_percent_decoded_when_read() -> None:
+    headers = Headers(
+        [
+            ("Caller-Name", "Mr%20Switchy"),
+            ("Plus", "a+b%2Bc"),
+            ("Empty", "_undef_"),
+            ("Bad", "100%zz%"),
+            ("Latin1", "caf%E9"),
+            ("Utf8", "caf%C3%A9"),
+            ("Repeated", "x%20y"),
+            ("Repeated", "%7C"),
+        ],
+        encoded=True,
+    )
+
+    assert headers.encoded
+    assert headers["Caller-Name"] == "Mr Switchy"
+    assert headers["Plus"] == "a+b+c"  # `+` stays `+`: percent-decoding, not form-decoding
+    assert headers["Empty"] == ""
+    assert headers["Bad"] == "100%zz%"  # invalid percent-encoding stays literal
+    assert headers["Latin1"] == "caf\ufffd"  # not UTF-8 once decoded: replaced, no error
+    assert headers["Utf8"] == "café"
+    assert headers.get_all("repeated") == ["x y", "|"]
+    assert headers.raw("Caller-Name") == "Mr%20Switchy"
+    assert headers.pairs()[0] == ("Caller-Name", "Mr Switchy")
+    assert headers.raw_pairs()[0] == ("Caller-Name", "Mr%20Switchy")
+    assert dict(headers)["Plus"] == "a+b+c"
+
+
+def test_plain_values_are_never_decoded() -> None:
+    headers = Headers([("Reply-Text", "+OK 50%20done"), ("Empty", "_undef_")])
+
+    assert not headers.encoded
+    assert headers["Reply-Text"] == "+OK 50%20done"
+    assert headers["Empty"] == "_undef_"
+
+
+def test_equality_compares_decoded_pairs_in_order() -> None:
+    encoded = Headers([("A", "x%20y")], encoded=True)
+
+    assert encoded == Headers([("A", "x y")])
+    assert Headers([("A", "1"), ("B", "2")]) != Headers([("B", "2"), ("A", "1")])
+    assert Headers([("A", "1"), ("A", "2")]) != Headers([("A", "1")])
+    assert encoded == {"A": "x y"}  # and as a mapping
+    assert repr(encoded) == "Headers([('A', 'x y')])"
+    with pytest.raises(TypeError, match="unhashable"):
+        hash(encoded)
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ("", ""),
+        ("_undef_", ""),
+        ("plain", "plain"),
+        ("%3A%3A", "::"),
+        ("%", "%"),
+        ("%2", "%2"),
+        ("%%41", "%A"),
+        ("%F0%9F%93%9E", "\U0001f4de"),
+        ("%FF%FE", "\ufffd\ufffd"),
+        ("+%2B+", "+++"),
+    ],
+)
+def test_decode_value(raw: str, decoded: str) -> None:
+    assert decode_value(raw) == decoded
+
+
+def test_header_lines_strip_one_space_and_keep_colons_in_values() -> None:
+    text = "A: 1\nB:2\nC:  3\nD: a: b\nE:\nF: \n\nG: x"
+
+    assert parse_header_lines(text, "frame") == [
+        ("A", "1"),
+        ("B", "2"),
+        ("C", " 3"),
+        ("D", "a: b"),
+        ("E", ""),
+        ("F", ""),
+        ("G", "x"),
+    ]
+
+
+LINE_TEXT = st.text(st.sampled_from(": aB_") | st.characters(exclude_characters="\n"), max_size=12)
+
+
+@given(st.lists(LINE_TEXT, max_size=8))
+@example(["a:b: c", "d:  e", "f:"])
+@example([":g"])
+def test_header_lines_split_at_the_first_colon_and_drop_one_space(lines: list[str]) -> None:
+    expected = []
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if line and (not colon or not name):
+            with pytest.raises(RemoteProtocolError):
+                parse_header_lines("\n".join(lines), "x")
+            return
+        if line:
+            expected.append((name, value[1:] if value.startswith(" ") else value))
+
+    assert parse_header_lines("\n".join(lines), "x") == expected
+
+
+@pytest.mark.parametrize(
+    ("line", "shown"),
+    [
+        ("no colon here", "'no colon here'"),
+        (": no name", "': no name'"),
+        ("x" * 70, "'" + "x" * 57 + "...'"),
+    ],
+)
+def test_header_line_without_a_name_and_colon_is_an_error(line: str, shown: str) -> None:
+    with pytest.raises(RemoteProtocolError) as caught:
+        parse_header_lines(f"A: 1\n{line}\nB: 2", "text/event-plain")
+
+    assert str(caught.value) == (f"text/event-plain: header line without a name and colon: {shown}")
+
+
+# A header block kept as text: each lookup finds its own line.
+
+NAME = st.text(st.characters(exclude_characters=":\n"), min_size=1, max_size=8) | st.sampled_from(
+    ["Event-Name", "event_name", "EVENT-NAME", "Unique-ID", "unique_id", "K", "k", "\u212a", "İ"]
+)
+VALUE = st.text(st.characters(exclude_characters="\n"), max_size=8)
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(
+        st.tuples(NAME, st.sampled_from([": ", ":", ":  "]), VALUE) | st.just(("a", ":", "b: c")),
+        max_size=8,
+    ),
+    lookups=st.lists(NAME | st.sampled_from(["", "a:b", "a\nb", "Event"]), max_size=8),
+    encoded=st.booleans(),
+)
+def test_a_text_block_answers_every_lookup_as_its_split_lines_do(
+    lines: list[tuple[str, str, str]], lookups: list[str], encoded: bool
+) -> None:
+    text = "\n".join(name + colon + value for name, colon, value in lines)
+    split = Headers(parse_header_lines(text, "x"), encoded=encoded)
+    names = [name for name, _, _ in lines]
+    # The names that are there, as written and folded the other way round.
+    candidates = lookups + names + [name.upper().replace("-", "_") for name in names]
+
+    for name in candidates:
+        kept = Headers.from_text(text, "x", encoded=encoded)  # each lookup the first one
+        assert kept.raw(name) == split.raw(name), name
+        assert kept.get(name) == split.get(name), name
+        assert (name in kept) == (name in split), name
+    kept = Headers.from_text(text, "x", encoded=encoded)
+    for name in candidates:
+        assert kept.get(name) == split.get(name), name
+    assert kept.pairs() == split.pairs()
+    assert list(kept) == list(split)
+    assert kept == split
+
+
+def test_a_text_block() -> None:
+    headers = Headers.from_text(
+        "Event-Name: DTMF\nDTMF-Digit: %23\nX: 1\nx: 2\nEmpty: _undef_\nLast:", "e", encoded=True
+    )
+
+    assert headers["Event-Name"] == "DTMF"
+    assert headers["dtmf_digit"] == "#"
+    assert headers.raw("DTMF-Digit") == "%23"
+    assert (headers["x"], headers["X"], headers["Empty"], headers["last"]) == ("2", "1", "", "")
+    assert headers.get("Missing") is None
+    assert "event-name" in headers
+    assert headers.get_all("X") == ["1", "2"]
+    assert len(headers) == 6
+    assert headers.encoded
+
+
+def test_a_text_block_that_is_not_ascii_still_folds_names() -> None:
+    headers = Headers.from_text("Caller-Name: Jürgen\nbroken line\nİ-Header: 1", "e")
+
+    assert headers["caller_name"] == "Jürgen"
+    assert headers["İ-Header"] == "1"
+    assert headers.get("i-header") is None
+    assert headers.get("broken line") is None
+    with pytest.raises(RemoteProtocolError, match=r"^e: header line without a name and colon"):
+        headers.pairs()
