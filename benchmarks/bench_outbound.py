@@ -3,87 +3,40 @@
     python benchmarks/bench_outbound.py [--calls 100 1000] [--backend asyncio|trio] [--uvloop]
 
 Each call: answer, playback, play_and_get_digits (the caller presses 42#), set, playback,
-hangup; FreeSWITCH's side is `ivrd.testing.FakeFreeSWITCH` in the same process, so the figures
-are for server and fake together on one core and the library's own share is lower.
+hangup. The fake FreeSWITCH (`ivrd.testing`) runs in a child process, as FreeSWITCH would, so
+this process holds only the server and the IVR and its memory is theirs alone.
 
 Two runs per N:
-- throughput: media takes no time, so the calls per second measure the socket, the parser,
-  the session and the fake; the turnaround is the fake's measure of the time from sending a
-  CHANNEL_EXECUTE_COMPLETE to receiving the next `sendmsg` (p50/p99 over every step of every
-  call), i.e. how quickly the library answers FreeSWITCH.
-- memory: each prompt lasts 2 s so that all N calls are up at once; at that peak tracemalloc
-  attributes the live memory to the library (a stack that goes through ivrd/esl and not
-  through ivrd/testing) and the RSS delta over the whole process (library plus fake) is shown too.
+- throughput: media takes no time, so the calls per second measure the socket, the parser
+  and the session (and the fake, on the other core); the turnaround is the fake's measure of
+  the time from sending a CHANNEL_EXECUTE_COMPLETE to receiving the next `sendmsg` (p50/p99
+  over every step of every call), i.e. how quickly the library answers FreeSWITCH.
+- memory: the greeting lasts 2 s so that all N calls are up at once; at that peak the growth
+  of this process's Python heap (tracemalloc) and of its RSS, divided by N.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import json
 import resource
+import sys
 import time
 import tracemalloc
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import anyio
 
 from ivrd.esl import OutboundServer, OutboundSession
-from ivrd.testing import Caller, CallRecord, FakeFreeSWITCH, Press
 
 GREETING = "ivr/welcome.wav"
 MENU = "ivr/menu.wav"
 THANKS = "ivr/thanks.wav"
-FAKE_OPTIONS: dict[str, Any] = {}
 
 
-def rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() // 1024
-
-
-async def run_calls(
-    calls: int,
-    caller: Caller,
-    handler: Callable[[OutboundSession], Awaitable[None]],
-    at_peak: Callable[[], None] | None = None,
-) -> tuple[float, list[CallRecord], OutboundServer]:
-    """Place `calls` calls at once; returns the wall time, the records and the server."""
-    up = 0
-    peak = anyio.Event()
-
-    async def counted(session: OutboundSession) -> None:
-        nonlocal up
-        await session.answer()
-        up += 1
-        if up == calls:
-            peak.set()
-        await handler(session)
-
-    server = OutboundServer(counted, port=0, backlog=4096)
-    fake = FakeFreeSWITCH(call_timeout=600, **FAKE_OPTIONS)
-    records: list[CallRecord] = []
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(server.serve)
-        start = time.perf_counter()
-
-        async def one() -> None:
-            records.append(await fake.call("127.0.0.1", port, caller))
-
-        async with anyio.create_task_group() as dialing:
-            for _ in range(calls):
-                dialing.start_soon(one)
-            if at_peak is not None:
-                await peak.wait()
-                at_peak()
-        elapsed = time.perf_counter() - start
-        tg.cancel_scope.cancel()
-    return elapsed, records, server
-
-
-async def ivr_after_answer(session: OutboundSession) -> None:
-    # `counted` already answered: the rest of the IVR.
+async def ivr(session: OutboundSession) -> None:
+    await session.answer()
     await session.playback(GREETING)
     result = await session.play_and_get_digits(
         MENU, "silence_stream://250", min=1, max=4, tries=1, timeout=5000, variable="choice"
@@ -93,79 +46,97 @@ async def ivr_after_answer(session: OutboundSession) -> None:
     await session.hangup()
 
 
+def rss_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() // 1024
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
 
-def check(records: list[CallRecord], calls: int) -> None:
-    bad = [r for r in records if r.violations or not r.exit_sent or r.hangup_by != "server"]
-    if len(records) != calls or bad:
-        raise SystemExit(f"{len(bad)} of {len(records)} calls went wrong: {bad[:1]}")
+# -- the fake FreeSWITCH's side (child process) ----------------------------------------------
 
 
-async def throughput(calls: int) -> dict[str, Any]:
-    caller = Caller(script=[Press("42#", during="play_and_get_digits", interval=0)], file_seconds=0)
-    elapsed, records, _ = await run_calls(calls, caller, ivr_after_answer)
-    check(records, calls)
-    turnarounds = [t for record in records for t in record.turnarounds]
-    return {
-        "calls_per_second": calls / elapsed,
-        "elapsed": elapsed,
-        "p50_ms": percentile(turnarounds, 0.50) * 1000,
-        "p99_ms": percentile(turnarounds, 0.99) * 1000,
-        "turnarounds": len(turnarounds),
-    }
+async def place_calls(port: int, calls: int, greeting_seconds: float) -> None:
+    from ivrd.testing import Caller, CallRecord, FakeFreeSWITCH, Press
 
-
-def library_bytes(snapshot: tracemalloc.Snapshot) -> int:
-    """Live bytes allocated on behalf of the library: an ivrd/esl frame, no ivrd/testing one."""
-    library = snapshot.filter_traces(
-        [
-            tracemalloc.Filter(True, "*/ivrd/esl/*", all_frames=True),
-            tracemalloc.Filter(False, "*/ivrd/testing/*", all_frames=True),
-        ]
-    )
-    return sum(stat.size for stat in library.statistics("filename"))
-
-
-async def memory(calls: int) -> dict[str, Any]:
     caller = Caller(
         script=[Press("42#", during="play_and_get_digits", interval=0)],
-        files={GREETING: 2.0, MENU: 0.0, THANKS: 0.0},
+        files={GREETING: greeting_seconds, MENU: 0.0, THANKS: 0.0},
     )
-    gc.collect()
-    tracemalloc.start(30)
-    base = tracemalloc.take_snapshot()
-    base_rss = rss_kib()
-    peak: dict[str, Any] = {}
+    fake = FakeFreeSWITCH(call_timeout=600)
+    records: list[CallRecord] = []
 
-    def at_peak() -> None:
-        # Only the snapshot here: analysing it would stall every call for seconds.
-        peak["snapshot"] = tracemalloc.take_snapshot()
-        peak["rss_kib"] = rss_kib() - base_rss
+    async def one() -> None:
+        records.append(await fake.call("127.0.0.1", port, caller))
 
-    _, records, _ = await run_calls(calls, caller, ivr_after_answer, at_peak)
-    tracemalloc.stop()
-    check(records, calls)
-    library = library_bytes(peak["snapshot"]) - library_bytes(base)
-    return {
-        "library_kib_per_call": library / calls / 1024,
-        "rss_kib_per_call": peak["rss_kib"] / calls,
+    start = time.perf_counter()
+    async with anyio.create_task_group() as tg:
+        for _ in range(calls):
+            tg.start_soon(one)
+    elapsed = time.perf_counter() - start
+    bad = [r for r in records if r.violations or not r.exit_sent or r.hangup_by != "server"]
+    result = {
+        "elapsed": elapsed,
+        "turnarounds": [t for r in records for t in r.turnarounds],
+        "bad": len(bad),
+        "example": repr(bad[0])[:2000] if bad else None,
     }
+    print(json.dumps(result))
 
 
-async def main(sizes: list[int]) -> None:
+# -- the server's side (this process) ---------------------------------------------------------
+
+
+async def run(calls: int, greeting_seconds: float, backend: str) -> dict[str, Any]:
+    up = 0
+    peak: dict[str, float] = {}
+    gc.collect()
+    base_heap = tracemalloc.get_traced_memory()[0]  # (0, 0) when not tracing
+    base_rss = rss_kib()
+
+    async def counted(session: OutboundSession) -> None:
+        nonlocal up
+        up += 1
+        if up == calls and greeting_seconds:
+            peak["heap"] = tracemalloc.get_traced_memory()[0] - base_heap
+            peak["rss"] = rss_kib() - base_rss
+        await ivr(session)
+
+    server = OutboundServer(counted, port=0, backlog=4096)
+    cpu = time.process_time()
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(server.serve)
+        command = [sys.executable, __file__, "--fake", str(port), str(calls), str(greeting_seconds)]
+        command += ["--backend", backend]
+        done = await anyio.run_process(command, stderr=None)
+        tg.cancel_scope.cancel()
+    result: dict[str, Any] = json.loads(done.stdout)
+    if result["bad"] or up != calls:
+        raise SystemExit(f"{result['bad']} of {calls} calls went wrong: {result['example']}")
+    result.update(peak, cpu=time.process_time() - cpu)
+    return result
+
+
+async def main(sizes: list[int], backend: str) -> None:
     for calls in sizes:
-        fast = await throughput(calls)
-        mem = await memory(calls)
+        fast = await run(calls, 0.0, backend)
+        tracemalloc.start(1)  # only here: tracing slows every allocation down
+        held = await run(calls, 2.0, backend)
+        tracemalloc.stop()
+        turnarounds = fast["turnarounds"]
         print(
-            f"{calls:5d} concurrent calls: {fast['calls_per_second']:7.1f} calls/s "
-            f"({fast['elapsed']:.2f} s), EXECUTE_COMPLETE -> next sendmsg "
-            f"p50 {fast['p50_ms']:.2f} ms, p99 {fast['p99_ms']:.2f} ms "
-            f"({fast['turnarounds']} turnarounds); memory per active call: "
-            f"library {mem['library_kib_per_call']:.1f} KiB (tracemalloc), "
-            f"process {mem['rss_kib_per_call']:.1f} KiB (RSS, library + fake)"
+            f"{calls:5d} concurrent calls: {calls / fast['elapsed']:7.1f} calls/s "
+            f"({fast['elapsed']:.2f} s); EXECUTE_COMPLETE -> next sendmsg "
+            f"p50 {percentile(turnarounds, 0.5) * 1000:.2f} ms, "
+            f"p99 {percentile(turnarounds, 0.99) * 1000:.2f} ms ({len(turnarounds)} steps); "
+            f"server CPU {fast['cpu'] / calls * 1000:.2f} ms per call; "
+            f"per active call: {held['heap'] / calls / 1024:.1f} KiB Python heap, "
+            f"{held['rss'] / calls:.1f} KiB RSS",
+            flush=True,
         )
 
 
@@ -174,7 +145,20 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--backend", choices=["asyncio", "trio"], default="asyncio")
     parser.add_argument("--uvloop", action="store_true", help="asyncio with uvloop (if installed)")
+    parser.add_argument(
+        "--fake", nargs=3, metavar=("PORT", "CALLS", "GREETING"), help=argparse.SUPPRESS
+    )
     options = parser.parse_args()
     backend_options = {"use_uvloop": True} if options.uvloop else {}
-    print(f"backend: {options.backend}{' + uvloop' if options.uvloop else ''}")
-    anyio.run(main, options.calls, backend=options.backend, backend_options=backend_options)
+    if options.fake:
+        port, calls, greeting = options.fake
+        anyio.run(place_calls, int(port), int(calls), float(greeting), backend=options.backend)
+    else:
+        print(f"backend: {options.backend}{' + uvloop' if options.uvloop else ''}", flush=True)
+        anyio.run(
+            main,
+            options.calls,
+            options.backend,
+            backend=options.backend,
+            backend_options=backend_options,
+        )

@@ -201,3 +201,37 @@ def events(
         raise SystemExit(2) from None
     click.echo(f"ivrd events: FreeSWITCH at {host}:{port} closed the connection", err=True)
     raise SystemExit(1)
+
+
+@main.command("test")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option(
+    "--junit", type=click.Path(dir_okay=False, writable=True), help="Also write JUnit XML to FILE."
+)
+@click.option("--coverage", is_flag=True, help="Report steps and outcomes no scenario reached.")
+@click.option("-j", "--jobs", default=8, show_default=True, help="Scenarios run at once.")
+@click.option("--schema", is_flag=True, help="Print the JSON Schema of scenario files and exit.")
+def test_command(
+    paths: tuple[str, ...], junit: str | None, coverage: bool, jobs: int, schema: bool
+) -> None:
+    """Run scenario files (*.test.yaml under PATHS, default .) against the fake FreeSWITCH.
+
+    Exit 0: all passed, 1: some failed, 2: a file could not be used.
+    """
+    import json
+
+    from ivrd.scenarios import run_tests, scenario_json_schema
+    from ivrd.scenarios.coverage import compute_coverage, format_coverage
+    from ivrd.scenarios.report import format_report, junit_xml
+
+    if schema:
+        click.echo(json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False))
+        return
+    run = run_tests(paths or (".",), concurrency=jobs)
+    click.echo(format_report(run), nl=False)
+    if coverage:
+        click.echo(format_coverage(compute_coverage(run.results)), nl=False)
+    if junit is not None:
+        with open(junit, "w", encoding="utf-8") as file:
+            file.write(junit_xml(run))
+    raise SystemExit(run.exit_code)

@@ -16,10 +16,12 @@ from datetime import datetime
 from typing import Any
 
 import anyio
+import anyio.abc
 
 from ivrd.engine.session import CallSession
 from ivrd.engine.trace import Trace
 from ivrd.esl.applications import ExecuteResult
+from ivrd.esl.errors import ESLError
 from ivrd.esl.protocol import Event
 from ivrd.flow import Flow
 from ivrd.flow.models import KeyHook
@@ -95,10 +97,12 @@ class Frame:
 class Interrupts:
     """Key hooks and the long-call timer: things that stop whatever the call is doing.
 
-    Keys come from DTMF events. Outside input steps a key sequence that ends the recent keys
-    fires its hook: remember it, and break the running application (`uuid_break`), which then
-    completes (as `FILE PLAYED`) and `Call.app` raises `Interrupted`. During input steps the
-    keys belong to play_and_get_digits; the input step itself checks what was collected.
+    Keys come from DTMF events, read in order by one task (`listen`). Outside input steps a
+    key sequence that ends the recent keys fires its hook: remember it, and break the running
+    application (`uuid_break`), which then completes (as `FILE PLAYED`) and `Call.app` raises
+    `Interrupted`. While play_and_get_digits runs (`input_mode`), the keys are its input; the
+    input step checks what was collected, with the keys seen since the attempt began (`keys`).
+    Keys pressed while a bridge, voicemail or recording runs belong to those and are ignored.
     """
 
     def __init__(self, call: Call, hooks: Mapping[str, KeyHook]) -> None:
@@ -113,24 +117,47 @@ class Interrupts:
         self.interruptible = True
         self._key_pressed = anyio.Event()
 
-    def enter(self, step: str, *, input_mode: bool = False) -> None:
+    def enter(self, step: str) -> None:
         self.step = step
-        self.input_mode = input_mode
+        self.input_mode = False
+
+    def start_input(self) -> None:
+        """play_and_get_digits is about to run: the keys from now on are its input."""
+        self.input_mode = True
+        self.keys.clear()
+
+    def end_input(self) -> None:
+        self.input_mode = False
         self.keys.clear()
 
     def active_hooks(self) -> dict[str, KeyHook]:
         return {keys: hook for keys, hook in self.hooks.items() if self.step not in hook.not_during}
 
+    async def listen(
+        self,
+        session: CallSession,
+        *,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """Read the call's DTMF events in the order FreeSWITCH sent them (one hook task per
+        event, as `session.on` runs them, could see `*0` as `0*`)."""
+        async with session.events("DTMF") as events:
+            task_status.started()
+            async for event in events:
+                await self.on_dtmf(event)
+
     async def on_dtmf(self, event: Event) -> None:
         digit = event.get("DTMF-Digit")
         if not digit:
             return
+        if self.app_running and not self.interruptible:
+            return
         self.keys.append(digit)
-        del self.keys[: -max(self.longest, 1) * 4]
         self._key_pressed.set()
         self._key_pressed = anyio.Event()
         if self.input_mode or not self.hooks:
             return
+        del self.keys[: -self.longest]
         pressed = "".join(self.keys)
         for keys, hook in self.active_hooks().items():
             if pressed.endswith(keys):
@@ -144,7 +171,11 @@ class Interrupts:
         self.pending = Interrupted(reason, route)
         log.info("interrupting the call: %s", reason, extra={"hook": reason})
         if self.app_running and self.interruptible:
-            await self._call.session.uuid_break()
+            try:
+                await self._call.session.uuid_break()
+            except ESLError as exc:
+                # The application then ends by itself, and the hook takes over after it.
+                log.warning("could not break the running application: %s", exc)
 
     def take(self) -> Interrupted | None:
         pending, self.pending = self.pending, None
@@ -165,6 +196,11 @@ class Interrupts:
                 if len(tail) < len(keys) and keys.startswith(tail):
                     return True
         return False
+
+    async def wait_keys(self, count: int) -> None:
+        """Until `count` keys were seen since the attempt began."""
+        while len(self.keys) < count:
+            await self._key_pressed.wait()
 
     async def next_key(self) -> str:
         """Wait for the next key; the keys pressed since the attempt began."""
@@ -240,6 +276,8 @@ class Call:
         self.trace.command(name, arg)
         interrupts = self.interrupts
         interrupts.app_running, interrupts.interruptible = True, interruptible
+        if not interruptible:
+            interrupts.keys.clear()
         try:
             result = await self.session.execute(name, arg)
         finally:

@@ -12,6 +12,7 @@ import json
 import logging
 from typing import Any
 
+import anyio
 import httpx
 
 from ivrd.engine.call import Call, Frame
@@ -31,6 +32,34 @@ def _join(base: str, path: str | None) -> str:
     if not path:
         return base
     return base.rstrip("/") + "/" + path.lstrip("/")
+
+
+async def _send(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: dict[str, str],
+    params: dict[str, str],
+    body: dict[str, str] | None,
+    timeout: float,
+    shown: str,
+) -> tuple[httpx.Response, bytes]:
+    try:
+        async with client.stream(
+            method, url, headers=headers, params=params, json=body, timeout=timeout
+        ) as response:
+            data = bytearray()
+            async for chunk in response.aiter_bytes():
+                data += chunk
+                if len(data) > MAX_RESPONSE_BYTES:
+                    raise HttpFailed(
+                        f"{shown}: the response is larger than {MAX_RESPONSE_BYTES} bytes"
+                    )
+    except httpx.TimeoutException:
+        raise HttpFailed(f"{shown}: no response within {timeout:g}s") from None
+    except httpx.HTTPError as exc:
+        raise HttpFailed(f"{shown}: {type(exc).__name__}: {exc}") from None
+    return response, bytes(data)
 
 
 async def request(
@@ -56,23 +85,19 @@ async def request(
     timeout = (spec.timeout or service.timeout).total_seconds()
     shown = call.trace.redact(f"{spec.method} {url}")
     call.trace.command("http", shown)
+    # httpx's timeout bounds each network operation; the service's timeout is for the whole
+    # request (a server that trickles its reply must not hold the caller longer).
+    with anyio.move_on_after(timeout) as deadline:
+        try:
+            response, data = await _send(
+                client, spec.method, url, headers, params, body, timeout, shown
+            )
+        except HttpFailed as exc:
+            raise HttpFailed(call.trace.redact(str(exc))) from None
+    if deadline.cancelled_caught:
+        raise HttpFailed(f"{shown}: no response within {timeout:g}s")
     try:
-        async with client.stream(
-            spec.method, url, headers=headers, params=params, json=body, timeout=timeout
-        ) as response:
-            data = bytearray()
-            async for chunk in response.aiter_bytes():
-                data += chunk
-                if len(data) > MAX_RESPONSE_BYTES:
-                    raise HttpFailed(
-                        f"{shown}: the response is larger than {MAX_RESPONSE_BYTES} bytes"
-                    )
-    except httpx.TimeoutException:
-        raise HttpFailed(f"{shown}: no response within {timeout:g}s") from None
-    except httpx.HTTPError as exc:
-        raise HttpFailed(call.trace.redact(f"{shown}: {type(exc).__name__}: {exc}")) from None
-    try:
-        text = bytes(data).decode(response.encoding or "utf-8")
+        text = data.decode(response.encoding or "utf-8")
     except (UnicodeDecodeError, LookupError):
         raise HttpFailed(f"{shown}: the response is not valid text") from None
     content_type = response.headers.get("content-type", "")

@@ -6,10 +6,12 @@ that file after every failed try, silence included), so silence (`no_input`) and
 end of the prompt, `between_digits_timeout` after each key. After `attempts` failed attempts in
 all, the step ends with `too_many_attempts`.
 
-Keys of an `on.key` hook (`*0`) typed during an input step are collected as input; the step
-recognises them at the end of what was collected. When the entry stops at the first key of a
-hook (a one-key menu and `*`), the step waits up to `between_digits_timeout` for the rest from
-the DTMF events.
+Keys of an `on.key` hook (`*0`) typed during play_and_get_digits are collected as input; the
+step recognises them at the end of what was collected, or of the keys pressed since the attempt
+began. When the entry stops at the first key of a hook (a one-key menu and `*`), the step waits
+up to `between_digits_timeout` for the rest from the DTMF events. The retry prompts and the
+`digits`/`number` items played before play_and_get_digits are ordinary prompts: a hook stops
+them as it stops any other.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import anyio
 
 from ivrd.engine import prompts
 from ivrd.engine.call import Call, Frame, Interrupted
-from ivrd.esl.applications import DigitsResult, digits_result, play_and_get_digits_arg
+from ivrd.esl.applications import DigitsResult, digits_result
 from ivrd.flow.routes import Route
 from ivrd.flow.steps import AskStep, InputStep, MenuStep
 
@@ -27,6 +29,11 @@ INPUT_VARIABLE = "ivrd_input"
 ANY_KEYS = "[0-9*#]+"
 
 StepOutcome = tuple[str, Route | None]
+
+KEY_EVENTS_GRACE = 1.0
+"""Seconds to wait for the DTMF events of the keys play_and_get_digits took. FreeSWITCH sends
+them before its completion, so they are normally there already; a channel that sends none
+(DTMF events filtered out) costs this once per attempt, and only with key hooks."""
 
 
 def _ms(seconds: float) -> int:
@@ -38,38 +45,44 @@ async def _attempt(
 ) -> DigitsResult:
     settings = frame.flow.input_settings(step)
     file = await prompts.input_file(call, frame, step.prompt)
-    arg = play_and_get_digits_arg(
-        file,
+    # Built here, not with ivrd.esl's play_and_get_digits_arg, which refuses a file with
+    # spaces: a spoken prompt (`say:...`) has them, quoted as FreeSWITCH reads quotes.
+    words = [
+        str(min),
+        str(max),
+        "1",  # tries: ivrd owns the retry loop
+        str(_ms(settings.first_digit_timeout.total_seconds())),
+        end_key,
+        prompts.argument_word(file),
         prompts.NEUTRAL_INVALID_FILE,
-        min=min,
-        max=max,
-        tries=1,
-        timeout=_ms(settings.first_digit_timeout.total_seconds()),
-        terminators=end_key,
-        variable=INPUT_VARIABLE,
-        regexp=ANY_KEYS,
-        digit_timeout=_ms(settings.between_digits_timeout.total_seconds()),
-    )
-    return digits_result(await call.app("play_and_get_digits", arg), INPUT_VARIABLE)
+        INPUT_VARIABLE,
+        ANY_KEYS,
+        str(_ms(settings.between_digits_timeout.total_seconds())),
+    ]
+    call.interrupts.start_input()
+    result = await call.app("play_and_get_digits", " ".join(words))
+    return digits_result(result, INPUT_VARIABLE)
 
 
-async def _check_hooks(call: Call, entered: str, wait: float) -> None:
+async def _check_hooks(call: Call, collected: DigitsResult, wait: float) -> None:
     """Raise `Interrupted` when the entry is (or, after `wait`, becomes) a hook's keys."""
     interrupts = call.interrupts
-    if not interrupts.hooks:
+    if not interrupts.active_hooks():
         return
-    if interrupts.could_become_hook(entered) and interrupts.hook_for(entered) is None:
+    entered = collected.digits or collected.invalid_digits
+    found = interrupts.hook_for(entered)
+    if found is None:
+        with anyio.move_on_after(KEY_EVENTS_GRACE):
+            await interrupts.wait_keys(len(entered))
         pressed = "".join(interrupts.keys)
-        while interrupts.could_become_hook(pressed) and interrupts.hook_for(pressed) is None:
+        while interrupts.hook_for(pressed) is None and interrupts.could_become_hook(pressed):
             with anyio.move_on_after(wait) as waited:
                 pressed = await interrupts.next_key()
             if waited.cancelled_caught:
                 break
-        entered = pressed
-    found = interrupts.hook_for(entered)
+        found = interrupts.hook_for(pressed)
     if found is not None:
         keys, hook = found
-        interrupts.keys.clear()
         raise Interrupted(f"key {keys}", hook)
 
 
@@ -86,10 +99,12 @@ async def run_input(call: Call, frame: Frame, step: InputStep, name: str) -> Ste
     failures = {"no_input": 0, "invalid": 0}
     between = settings.between_digits_timeout.total_seconds()
     for attempt in range(1, settings.attempts + 1):
-        call.interrupts.enter(name, input_mode=True)
-        collected = await _attempt(call, frame, step, name, **bounds)  # type: ignore[arg-type]
+        try:
+            collected = await _attempt(call, frame, step, name, **bounds)  # type: ignore[arg-type]
+            await _check_hooks(call, collected, between)
+        finally:
+            call.interrupts.end_input()
         entered = collected.digits or collected.invalid_digits
-        await _check_hooks(call, entered, between)
         outcome = _judge(step, collected)
         if outcome == "ok":
             if step.sensitive:

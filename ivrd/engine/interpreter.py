@@ -130,6 +130,12 @@ class Interpreter:
                     call.trace.leave(record, "error", None)
                     raise CallEnded("error", f"step {name} failed: {message}") from None
                 outcome = "error"
+            except BaseException as exc:
+                # The call ended mid-step (hangup, lost socket, cancelled): the trace still
+                # says how and when.
+                if record.outcome is None:
+                    call.trace.leave(record, _ended_by(call, exc), None)
+                raise
             if isinstance(step, HangupStep) and outcome == "hangup":
                 call.trace.leave(record, outcome, None)
                 return None
@@ -185,6 +191,18 @@ class Interpreter:
         return returned, frame.flow.route(name, returned)
 
 
+def _ended_by(call: Call, exc: BaseException) -> str:
+    if isinstance(exc, CallHangup | anyio.get_cancelled_exc_class()):
+        if call.hanging_up:
+            return "hangup"
+        if isinstance(exc, CallHangup) or call.hangup_cause is not None:
+            return "caller_hangup"
+        return "stopped"
+    if isinstance(exc, ConnectionClosed):
+        return "disconnected"
+    return "error"
+
+
 def convert_input(raw: str, kind: str, name: str) -> Any:
     if kind == "number":
         try:
@@ -238,6 +256,10 @@ async def run_call(
         call_flow.reset(flow_token)
 
 
+HANGUP_EVENT_WAIT = 5.0
+"""Seconds to wait, after the flow ended, for FreeSWITCH to report the call gone."""
+
+
 async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict[str, Any]) -> None:
     trace, session = call.trace, call.session
     hung_up = anyio.Event()
@@ -252,41 +274,46 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
 
     session.on("CHANNEL_HANGUP", on_hangup)
     session.on("CHANNEL_HANGUP_COMPLETE", on_hangup_complete)
-    session.on("DTMF", call.interrupts.on_dtmf)
     log.info("call started", extra={"caller": call.namespace.get("caller_id_number")})
 
-    async with anyio.create_task_group() as tasks:
-        flow_scope = anyio.CancelScope()
+    try:
+        async with anyio.create_task_group() as tasks:
+            flow_scope = anyio.CancelScope()
 
-        async def stop_on_hangup() -> None:
-            await hung_up.wait()
-            flow_scope.cancel()
-
-        tasks.start_soon(stop_on_hangup)
-        if flow.on.call_longer_than is not None:
-            hook = flow.on.call_longer_than
-
-            async def long_call_timer() -> None:
-                await anyio.sleep(hook.after.total_seconds())
-                await call.interrupts.fire("call_longer_than", hook)
-
-            tasks.start_soon(long_call_timer)
-        with flow_scope:
-            trace.disposition = await _run_flow(call, interpreter, flow, variables)
-        if flow_scope.cancelled_caught:
-            trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
-        if trace.disposition == "hangup" and not hung_up.is_set():
-            # Wait for CHANNEL_HANGUP_COMPLETE: on.hangup runs after it, as promised.
-            with anyio.move_on_after(5):
+            async def stop_on_hangup() -> None:
                 await hung_up.wait()
-        tasks.cancel_scope.cancel()
-    trace.hangup_cause = call.hangup_cause
-    await run_hangup_hooks(call, interpreter)
-    log.info(
-        "call ended: %s",
-        trace.disposition,
-        extra={"steps": len(trace.steps), "hangup_cause": trace.hangup_cause},
-    )
+                flow_scope.cancel()
+
+            tasks.start_soon(stop_on_hangup)
+            await tasks.start(call.interrupts.listen, session)
+            if flow.on.call_longer_than is not None:
+                hook = flow.on.call_longer_than
+
+                async def long_call_timer() -> None:
+                    await anyio.sleep(hook.after.total_seconds())
+                    await call.interrupts.fire("call_longer_than", hook)
+
+                tasks.start_soon(long_call_timer)
+            with flow_scope:
+                trace.disposition = await _run_flow(call, interpreter, flow, variables)
+            if flow_scope.cancelled_caught:
+                trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
+            if trace.disposition != "disconnected" and not hung_up.is_set():
+                # on.hangup runs once the call is gone (CHANNEL_HANGUP_COMPLETE), as promised.
+                with anyio.move_on_after(HANGUP_EVENT_WAIT):
+                    await hung_up.wait()
+            tasks.cancel_scope.cancel()
+    finally:
+        # Also when the daemon cancels the call (shutdown): on.hangup still runs, once.
+        if trace.disposition is None:
+            trace.disposition = "stopped"
+        trace.hangup_cause = call.hangup_cause
+        await run_hangup_hooks(call, interpreter)
+        log.info(
+            "call ended: %s",
+            trace.disposition,
+            extra={"steps": len(trace.steps), "hangup_cause": trace.hangup_cause},
+        )
 
 
 async def _run_flow(

@@ -8,6 +8,11 @@ An input step has one play_and_get_digits per attempt, which takes one file stri
 are joined into `file_string://a!b` with FreeSWITCH's own prefixes (`say:` speaks with the
 channel's `tts_engine`/`tts_voice`, `phrase:macro:data`). mod_say has no file-string form, so
 `digits`/`number` items and everything before them are played first, as ordinary prompts.
+
+The file string is one word of play_and_get_digits' space-separated argument, so text with
+spaces (a `say:` sentence) is put in single quotes, which FreeSWITCH's switch_separate_string
+keeps together and strips. Inside it, a `'` would end the quotes and a `!` would split the file
+string, so in spoken text they become `’` and `.` (the voice reads them the same).
 """
 
 from __future__ import annotations
@@ -57,14 +62,23 @@ async def play(call: Call, frame: Frame, use: PromptUse | None) -> None:
         await play_item(call, frame, item)
 
 
+def _spoken(text: str) -> str:
+    return " ".join(text.replace("'", "\u2019").replace("!", ".").split())
+
+
 def _file_part(call: Call, frame: Frame, item: PromptItem) -> str:
     if isinstance(item, PlayItem):
         return call.render(item.play, frame)
     if isinstance(item, SayItem):
-        return "say:" + call.render(item.say, frame)
+        return "say:" + _spoken(call.render(item.say, frame))
     assert isinstance(item, PhraseItem)
-    data = call.render(item.data, frame) if item.data is not None else ""
+    data = _spoken(call.render(item.data, frame)) if item.data is not None else ""
     return f"phrase:{item.phrase}:{data}" if data else f"phrase:{item.phrase}"
+
+
+def argument_word(text: str) -> str:
+    """`text` as one word of a space-separated application argument."""
+    return f"'{text}'" if " " in text else text
 
 
 async def input_file(call: Call, frame: Frame, use: PromptUse) -> str:

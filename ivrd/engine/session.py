@@ -2,14 +2,18 @@
 
 The engine never writes protocol text; it runs applications through `execute` (so every
 command it sends goes through one place and lands in the trace) and reads the channel's
-variables. `ivrd.esl.OutboundSession` satisfies this structurally; tests may pass any object
+variables; it takes hooks for events (`on`) and streams of them in order (`events`).
+`ivrd.esl.OutboundSession` satisfies this structurally; tests may pass any object
 that does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
+
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ivrd.esl.applications import ExecuteResult
 from ivrd.esl.protocol import Event
@@ -35,3 +39,7 @@ class CallSession(Protocol):
     async def api(self, command: str) -> Any: ...
 
     def on(self, name: str, hook: Any, *, subclass: str | None = None) -> Any: ...
+
+    def events(
+        self, *names: str, subclass: str | None = None
+    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[Event]]: ...

@@ -90,7 +90,9 @@ async def run_http(
         route = frame.flow.route(name, "on_error")
         if route is None:
             raise StepFailed(str(exc)) from None
-        call.trace.steps[-1].error = str(exc)
+        current = call.trace.current
+        if current is not None:
+            current.error = call.trace.redact(str(exc))
         return "on_error", route
     if step.save_as:
         frame.vars[step.save_as] = frame.result["body"]

@@ -96,6 +96,9 @@ class Trace:
     clock: Callable[[], float] = time.monotonic
     """The engine passes anyio's clock, so a test's mock clock shows in durations."""
     _start: float | None = None
+    _open: list[StepRecord] = field(default_factory=list)
+    """Steps entered and not left, innermost last: a `run` step stays open while its
+    subflow's steps run, and what happens after they return is the `run` step's."""
 
     def elapsed(self) -> float:
         now = self.clock()
@@ -106,25 +109,32 @@ class Trace:
     def enter(self, step: str, type: str, flow: str) -> StepRecord:
         record = StepRecord(step=step, type=type, flow=flow, started=self.elapsed())
         self.steps.append(record)
+        self._open.append(record)
         return record
 
     def leave(self, record: StepRecord, outcome: str | None, target: str | None) -> None:
         record.outcome = outcome
         record.target = target
         record.duration = self.elapsed() - record.started
+        self._open = [step for step in self._open if step is not record]
+
+    @property
+    def current(self) -> StepRecord | None:
+        """The innermost step running now."""
+        return self._open[-1] if self._open else None
 
     def command(self, app: str, arg: str) -> None:
         text = self.redact(f"{app} {arg}".rstrip())
-        if self.steps and self.steps[-1].outcome is None and self.steps[-1].error is None:
-            self.steps[-1].commands.append(text)
+        if self._open:
+            self._open[-1].commands.append(text)
         else:
             self.commands.append(text)
 
     def changed(self, name: str, value: Any, *, sensitive: bool = False) -> None:
-        if not self.steps:
+        if not self._open:
             return
         shown = MASK if sensitive else self.redact.value(value)
-        self.steps[-1].variables[name] = shown
+        self._open[-1].variables[name] = shown
 
     @property
     def path(self) -> list[str]:

@@ -103,10 +103,6 @@ class Completion:
         self.event: Event | None = None
         self.error: ESLError | None = None
 
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
     def finish(self, event: Event) -> None:
         if not self._done.is_set():
             self.event = event

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import errno
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import anyio
 import anyio.abc
@@ -114,16 +112,3 @@ def closed_error(peer: str, exc: BaseException | None = None) -> ConnectionClose
     else:
         detail = str(reason) or type(reason).__name__
     return ConnectionClosed(f"the connection to FreeSWITCH at {peer} broke: {detail}")
-
-
-@contextmanager
-def stream_errors(peer: str) -> Iterator[None]:
-    """Turn a send/receive failure on an established connection into ConnectionClosed."""
-    try:
-        yield
-    except (anyio.BrokenResourceError, anyio.ClosedResourceError, anyio.EndOfStream) as exc:
-        raise closed_error(peer, exc) from exc
-    except TimeoutError:
-        raise
-    except OSError as exc:
-        raise closed_error(peer, exc) from exc

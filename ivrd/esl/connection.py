@@ -79,21 +79,14 @@ class Connection:
         self._parser = Parser(max_frame_size=max_frame_size)
         self._on_message = on_message
         self._replies: deque[ReplyWaiter] = deque()
-        self._write_lock = anyio.Lock()
+        # Uncontended (the usual case) it costs no trip through the event loop.
+        self._write_lock = anyio.Lock(fast_acquire=True)
         self._closed: ConnectionClosed | None = None
         self._finished = anyio.Event()
 
     @property
     def closed(self) -> bool:
         return self._closed is not None
-
-    @property
-    def close_reason(self) -> ConnectionClosed | None:
-        return self._closed
-
-    @property
-    def pending_replies(self) -> int:
-        return len(self._replies)
 
     def closed_error(self) -> ConnectionClosed:
         """A fresh exception saying why the connection is closed (one per raise)."""
@@ -198,23 +191,24 @@ class Connection:
     async def _send(self, data: bytes) -> None:
         # Shielded: a command cut off half-way would desynchronise the stream for good, so a
         # send finishes or fails the whole connection; the write timeout bounds the wait.
+        failure: BaseException | None = None
+        deadline = anyio.current_time() + self.write_timeout
+        with anyio.CancelScope(shield=True, deadline=deadline) as scope:
+            try:
+                await self._stream.send(data)
+            except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+                failure = exc
+        if scope.cancelled_caught:
+            reason = ConnectionClosed(
+                f"FreeSWITCH at {self.peer} did not read our command within "
+                f"{self.write_timeout:g} s; dropping the connection"
+            )
+        elif failure is not None:
+            reason = self._closed or closed_error(self.peer, failure)
+        else:
+            return
+        self._close(reason)
         with anyio.CancelScope(shield=True):
-            failure: BaseException | None = None
-            with anyio.move_on_after(self.write_timeout) as scope:
-                try:
-                    await self._stream.send(data)
-                except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
-                    failure = exc
-            if scope.cancelled_caught:
-                reason = ConnectionClosed(
-                    f"FreeSWITCH at {self.peer} did not read our command within "
-                    f"{self.write_timeout:g} s; dropping the connection"
-                )
-            elif failure is not None:
-                reason = self._closed or closed_error(self.peer, failure)
-            else:
-                return
-            self._close(reason)
             await anyio.aclose_forcefully(self._stream)
         raise self.closed_error()
 

@@ -107,6 +107,7 @@ class InboundClient:
         self._own_tg: anyio.abc.TaskGroup | None = None
         self._closing = False
         self._backoff_scope: anyio.CancelScope | None = None
+        self._changed: anyio.Event | None = None
 
     # -- events ------------------------------------------------------------------------------
 
@@ -139,6 +140,11 @@ class InboundClient:
         """
         return self._subscriptions.subscribe(names, subclass)
 
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """(hook invocations running, events buffered for `events()` readers)."""
+        return self._hooks.running, self._subscriptions.buffered
+
     # -- commands ----------------------------------------------------------------------------
 
     @property
@@ -149,6 +155,18 @@ class InboundClient:
     @property
     def connected(self) -> bool:
         return self._conn is not None and not self._conn.closed
+
+    async def wait_connected(self, connections: int = 1) -> None:
+        """Until connected and subscribed, on at least the `connections`-th connection."""
+        while not (self.connected and self.connections >= connections):
+            if self._changed is None:
+                self._changed = anyio.Event()
+            await self._changed.wait()
+
+    def _state_changed(self) -> None:
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = None
 
     def _connection(self) -> Connection:
         conn = self._conn
@@ -270,6 +288,7 @@ class InboundClient:
             else:
                 self._conn = conn
                 self.connections += 1
+                self._state_changed()
                 logger.info("connected to FreeSWITCH at %s", self.peer)
                 if task_status is not None:
                     task_status.started()
@@ -277,6 +296,7 @@ class InboundClient:
                     await conn.wait_closed()
                 finally:
                     self._conn = None
+                    self._state_changed()
                     self._jobs.fail_all(conn.closed_error)
         if error is not None:
             raise error

@@ -17,18 +17,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Literal, overload
+from typing import Any, Literal
 from uuid import uuid4
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ivrd.esl import _requests
 from ivrd.esl._app_methods import ApplicationMethods
-from ivrd.esl._dispatch import CATCH_ALL, EventHooks, Hook, Subscriptions
+from ivrd.esl._dispatch import EventHooks, Subscriptions
 from ivrd.esl._requests import BackgroundJobs, Completion
+from ivrd.esl._session_events import SessionEvents
 from ivrd.esl.applications import ExecuteResult, normalise_variable
 from ivrd.esl.connection import Connection
 from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError
@@ -51,7 +50,6 @@ EventFormat = Literal["plain", "json"]
 
 _FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 _SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
-_HANGUP_EVENTS = ("CHANNEL_HANGUP", "CHANNEL_HANGUP_COMPLETE")
 
 
 class _RunningApp(Completion):
@@ -64,7 +62,7 @@ class _RunningApp(Completion):
         self.interrupted = False
 
 
-class OutboundSession(ApplicationMethods):
+class OutboundSession(SessionEvents, ApplicationMethods):
     """One call. Made by OutboundServer for each connection; the handler gets it."""
 
     def __init__(
@@ -95,7 +93,7 @@ class OutboundSession(ApplicationMethods):
         self._subscriptions = Subscriptions()
         self._jobs = BackgroundJobs()
         self._jobs_subscribed = False
-        self._app_lock = anyio.Lock()
+        self._app_lock = anyio.Lock(fast_acquire=True)
         self._app: _RunningApp | None = None
         self._hangup_cause: str | None = None
         self._hangup_complete = False
@@ -133,64 +131,6 @@ class OutboundSession(ApplicationMethods):
 
     def _log_extra(self) -> dict[str, Any]:
         return {"call_uuid": self.uuid or None}
-
-    # -- events ------------------------------------------------------------------------------
-
-    @overload
-    def on(
-        self, name: str, hook: None = None, *, subclass: str | None = None
-    ) -> Callable[[Hook], Hook]: ...
-
-    @overload
-    def on(self, name: str, hook: Hook, *, subclass: str | None = None) -> Hook: ...
-
-    def on(
-        self, name: str, hook: Hook | None = None, *, subclass: str | None = None
-    ) -> Hook | Callable[[Hook], Hook]:
-        """Run `hook(event)` for each event called `name` (CUSTOM: give `subclass`).
-
-        Usable as `session.on("DTMF", hook)` or as a decorator `@session.on("DTMF")`. Hooks
-        run concurrently in the session's task group and may send commands.
-        """
-        if hook is None:
-            return self._hooks.on(name, subclass=subclass)
-        return self._hooks.on(name, hook, subclass=subclass)
-
-    def on_event(self, hook: Hook) -> Hook:
-        """A catch-all hook; for each event it runs before the named hooks."""
-        return self._hooks.on(CATCH_ALL, hook)
-
-    def events(
-        self, *names: str, subclass: str | None = None
-    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[Event]]:
-        """`async with session.events("DTMF") as events: async for event in events: ...`.
-
-        Unbounded; the stream ends when the connection closes.
-        """
-        return self._subscriptions.subscribe(names, subclass)
-
-    async def wait_for(
-        self,
-        name: str,
-        *,
-        subclass: str | None = None,
-        where: Callable[[Event], bool] | None = None,
-    ) -> Event:
-        """The next event called `name` (matching `where`); CallHangup if the call ends first."""
-        self._check_call(name)
-        async with self.events(name, *_HANGUP_EVENTS) as events:
-            async for event in events:
-                if (
-                    event.name == name
-                    and (subclass is None or event.subclass == subclass)
-                    and (where is None or where(event))
-                ):
-                    return event
-                # Judged in stream order: events queued before the hangup still count.
-                if event.name in _HANGUP_EVENTS and self._is_ours(event):
-                    break
-        self._check_call(name)
-        raise self._conn.closed_error()
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -266,12 +206,6 @@ class OutboundSession(ApplicationMethods):
             self._app = None
         return ExecuteResult(app, event, running.interrupted)
 
-    def _check_call(self, what: str) -> None:
-        if self._hangup_cause is not None:
-            raise CallHangup(self._hangup_cause, uuid=self.uuid, waiting_for=what)
-        if self._conn.closed:
-            raise self._conn.closed_error()
-
     async def disconnect(self) -> None:
         """Send `exit` and half-close; then read what FreeSWITCH still sends, until it closes."""
         if self._conn.closed:
@@ -320,10 +254,6 @@ class OutboundSession(ApplicationMethods):
             self._hooks.dispatch(event, self._task_group)
         if self._subscriptions:
             self._subscriptions.publish(event)
-
-    def _is_ours(self, event: Event) -> bool:
-        uuid = event.uuid
-        return uuid is None or not self.uuid or uuid == self.uuid
 
     def _on_hangup(self, event: Event) -> None:
         if self._hangup_cause is not None:

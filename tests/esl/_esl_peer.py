@@ -7,11 +7,10 @@ test scripts exactly the frames of the situation it checks.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-
-import socket
 
 import anyio
 import anyio.abc
@@ -164,14 +163,19 @@ class Peer:
 
 
 @asynccontextmanager
-async def dial(port: int, wait: float = WAIT) -> AsyncIterator[Peer]:
+async def dial(server: OutboundServer, wait: float = WAIT) -> AsyncIterator[Peer]:
     """FreeSWITCH's `socket` application connecting to the outbound server.
 
     `wait`: how long the peer waits for each thing it expects (raise it on a virtual clock).
     """
-    stream = await anyio.connect_tcp("127.0.0.1", port)
+    stream = await anyio.connect_tcp("127.0.0.1", port_of(server))
     async with stream:
         yield Peer(stream, wait)
+
+
+def port_of(server: OutboundServer) -> int:
+    assert server.bound_port is not None, "the server is not listening"
+    return server.bound_port
 
 
 Handler = Callable[[OutboundSession], Awaitable[None]]

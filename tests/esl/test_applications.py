@@ -113,11 +113,11 @@ def test_bridge_formats_like_librevox(
 
 
 def test_bridge_per_leg_variables() -> None:
-    legs = [Endpoint("user/1000", {"leg_timeout": 20}), "user/1001"]
+    legs: list[args.BridgeTarget] = [Endpoint("user/1000", {"leg_timeout": 20}), "user/1001"]
     assert args.bridge_arg(legs, {"ignore_early_media": True}) == (
         "{ignore_early_media=true}[leg_timeout=20]user/1000,user/1001"
     )
-    groups = [[Endpoint("a", {"x": "1", "y": "2"})], ["b"]]
+    groups: list[args.BridgeTarget] = [[Endpoint("a", {"x": "1", "y": "2"})], ["b"]]
     assert args.bridge_arg(groups, {}) == "[x=1,y=2]a|b"
 
 

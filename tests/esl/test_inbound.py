@@ -45,7 +45,9 @@ async def test_auth_event_filter_each_after_its_reply_then_started() -> None:
             await peer.expect("auth s3cret")
             await assert_nothing_sent(peer)
             await peer.reply("+OK accepted")
-            await peer.expect("event plain CHANNEL_ANSWER CHANNEL_HANGUP CUSTOM conference::maintenance")
+            await peer.expect(
+                "event plain CHANNEL_ANSWER CHANNEL_HANGUP CUSTOM conference::maintenance"
+            )
             await assert_nothing_sent(peer)
             await peer.reply("+OK event listener enabled plain")
             await peer.expect("filter Caller-Context default")
@@ -120,59 +122,58 @@ async def test_no_freeswitch_without_reconnect_is_a_clear_connection_failure() -
 
 async def test_hooks_events_api_and_bgapi() -> None:
     seen: list[str] = []
-    async with switchboard() as board:
-        async with anyio.create_task_group() as tg:
-            client = InboundClient("127.0.0.1", board.port)
+    async with switchboard() as board, anyio.create_task_group() as tg:
+        client = InboundClient("127.0.0.1", board.port)
 
-            @client.on("CHANNEL_ANSWER")
-            async def answered(event: Event) -> None:
-                seen.append("hook:" + (event.uuid or ""))
-                seen.append(await client.api(f"uuid_getvar {event.uuid} x"))
+        @client.on("CHANNEL_ANSWER")
+        async def answered(event: Event) -> None:
+            seen.append("hook:" + (event.uuid or ""))
+            seen.append(await client.api(f"uuid_getvar {event.uuid} x"))
 
-            client.on("CUSTOM", lambda e: _note(seen, e), subclass="acme::ping")
+        client.on("CUSTOM", lambda e: _note(seen, e), subclass="acme::ping")
 
-            async def connect_and_use() -> None:
-                async with client, client.events("CHANNEL_ANSWER") as events:
-                    seen.append("connected")
-                    async for ev in events:
-                        seen.append("stream:" + (ev.uuid or ""))
-                        break
-                    seen.append(await client.bgapi("status"))
-                    try:
-                        await client.api("bogus")
-                    except CommandError as exc:
-                        seen.append(exc.reply)
+        async def connect_and_use() -> None:
+            async with client, client.events("CHANNEL_ANSWER") as events:
+                seen.append("connected")
+                async for ev in events:
+                    seen.append("stream:" + (ev.uuid or ""))
+                    break
+                seen.append(await client.bgapi("status"))
+                try:
+                    await client.api("bogus")
+                except CommandError as exc:
+                    seen.append(exc.reply)
 
-            tg.start_soon(connect_and_use)
-            async with await board.greet() as peer:
-                await peer.expect("event plain ALL")
-                await peer.reply("+OK event listener enabled plain")
-                await anyio.wait_all_tasks_blocked()
+        tg.start_soon(connect_and_use)
+        async with await board.greet() as peer:
+            await peer.expect("event plain ALL")
+            await peer.reply("+OK event listener enabled plain")
+            await anyio.wait_all_tasks_blocked()
+            await peer.send(
+                event("CUSTOM", "x", Event_Subclass="acme::ping"),
+                event("CUSTOM", "x", Event_Subclass="acme::other"),
+                event("CHANNEL_ANSWER", "u1"),
+            )
+            # The hook's api and the stream reader's bgapi race each other: answer both.
+            for _ in range(2):
+                command = await peer.read_command()
+                if command.line == "api uuid_getvar u1 x":
+                    await peer.send(writers.api_response("42"))
+                    continue
+                # ALL includes BACKGROUND_JOB: no extra subscription before the bgapi.
+                assert command.line == "bgapi status"
+                job = command.headers["Job-UUID"]
+                await peer.reply(f"+OK Job-UUID: {job}")
                 await peer.send(
-                    event("CUSTOM", "x", Event_Subclass="acme::ping"),
-                    event("CUSTOM", "x", Event_Subclass="acme::other"),
-                    event("CHANNEL_ANSWER", "u1"),
-                )
-                # The hook's api and the stream reader's bgapi race each other: answer both.
-                for _ in range(2):
-                    command = await peer.read_command()
-                    if command.line == "api uuid_getvar u1 x":
-                        await peer.send(writers.api_response("42"))
-                        continue
-                    # ALL includes BACKGROUND_JOB: no extra subscription before the bgapi.
-                    assert command.line == "bgapi status"
-                    job = command.headers["Job-UUID"]
-                    await peer.reply(f"+OK Job-UUID: {job}")
-                    await peer.send(
-                        writers.event_plain(
-                            [("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", job)],
-                            "UP 0 years\n",
-                        )
+                    writers.event_plain(
+                        [("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", job)],
+                        "UP 0 years\n",
                     )
-                await peer.expect("api bogus")
-                await peer.send(writers.api_response("-ERR bogus Command not found!\n"))
-                await peer.expect("exit")
-                await peer.reply("+OK bye")
+                )
+            await peer.expect("api bogus")
+            await peer.send(writers.api_response("-ERR bogus Command not found!\n"))
+            await peer.expect("exit")
+            await peer.reply("+OK bye")
     assert seen[0] == "connected"
     assert sorted(seen) == sorted(
         [
@@ -296,3 +297,38 @@ def test_backoff_is_exponential_capped_and_jittered() -> None:
         15.0,
     ]
     assert [backoff.delay(n, lambda: 1.0) for n in (0, 3, 10, 1000)] == [0.5, 4.0, 30.0, 30.0]
+
+
+async def test_reconnects_when_the_fake_freeswitch_restarts_and_subscribes_again() -> None:
+    from ivrd.testing import FakeFreeSWITCH
+
+    fake = FakeFreeSWITCH()
+    pings: list[str] = []
+    got_ping = anyio.Event()
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(fake.serve_inbound)
+        client = InboundClient(
+            port=port,
+            events=["CUSTOM"],
+            subclasses=["acme::ping"],
+            backoff=Backoff(base=0.01, max=0.05),
+        )
+
+        @client.on("CUSTOM", subclass="acme::ping")
+        async def ping(event: Event) -> None:
+            pings.append(event["n"])
+            got_ping.set()
+
+        async with client:
+            fake.publish({"Event-Subclass": "acme::ping", "n": "1"})
+            with anyio.fail_after(5):
+                await got_ping.wait()
+            await fake.restart(down_for=0.05)
+            got_ping = anyio.Event()
+            with anyio.fail_after(5):
+                await client.wait_connected(2)
+                fake.publish({"Event-Subclass": "acme::ping", "n": "2"})
+                await got_ping.wait()
+            assert await client.api("echo hi") == "hi"
+        tg.cancel_scope.cancel()
+    assert pings == ["1", "2"]

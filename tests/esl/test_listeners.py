@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
+from _esl_peer import port_of
 
 from ivrd.esl import (
     AuthenticationError,
@@ -40,17 +41,19 @@ async def test_an_outbound_server_and_an_inbound_client_run_together() -> None:
         client.port = await tg.start(fake.serve_inbound)
         async with anyio.create_task_group() as listeners:
             await listeners.start(run_listeners, [server, client])
-            assert server.bound_port and client.connected  # both ready before `started`
-            record = await fake.call("127.0.0.1", server.bound_port, Caller())
+            assert server.bound_port
+            assert client.connected
+            record = await fake.call("127.0.0.1", port_of(server), Caller())
             with anyio.fail_after(5):
                 await seen_by_client.wait()
             listeners.cancel_scope.cancel()
         assert not client.connected
         with pytest.raises(OSError):  # the outbound server stopped listening too
-            await anyio.connect_tcp("127.0.0.1", server.bound_port)
+            await anyio.connect_tcp("127.0.0.1", port_of(server))
         tg.cancel_scope.cancel()
     assert answered == [record.uuid]
-    assert record.hangup_by == "server" and record.exit_sent
+    assert record.hangup_by == "server"
+    assert record.exit_sent
 
 
 async def test_one_listener_failing_to_start_stops_the_others() -> None:
@@ -66,7 +69,7 @@ async def test_one_listener_failing_to_start_stops_the_others() -> None:
         with pytest.RaisesGroup(AuthenticationError, flatten_subgroups=True):
             await run_listeners([server, client])
         with pytest.raises(OSError):
-            await anyio.connect_tcp("127.0.0.1", server.bound_port or 0)
+            await anyio.connect_tcp("127.0.0.1", port_of(server))
         tg.cancel_scope.cancel()
 
 

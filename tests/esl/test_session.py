@@ -47,7 +47,7 @@ async def test_setup_is_connect_myevents_linger_divert_each_after_its_reply() ->
         seen.append(session.channel_data["Caller-Caller-ID-Number"])
         await session.wait_for("CHANNEL_HANGUP_COMPLETE")
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.expect("connect")
         await assert_nothing_sent(peer)
         await peer.send(writers.channel_data_reply(channel_data(socket_host="127.0.0.1")))
@@ -74,7 +74,7 @@ async def test_json_events_and_linger_options() -> None:
 
     async with (
         serving(handler, event_format="json", linger=5, divert_events=False) as server,
-        dial(server.bound_port) as peer,
+        dial(server) as peer,
     ):
         await peer.expect("connect")
         await peer.send(writers.channel_data_reply(channel_data()))
@@ -101,7 +101,7 @@ async def test_each_application_is_one_sendmsg_with_event_lock_and_a_fresh_event
         await session.answer()
         await session.playback("tone_stream://%(500,0,440)")
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         answer = await peer.expect("sendmsg")
         first = answer.headers["Event-UUID"]
@@ -137,7 +137,7 @@ async def test_completion_is_matched_by_application_uuid_not_by_name_or_order() 
         result = await session.playback("a.wav")
         results.append((result.response, result.variable("playback_ms")))
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         command = await peer.expect_execute("playback", "a.wav")
         # An event between the sendmsg and its +OK, as in the captures.
@@ -173,7 +173,7 @@ async def test_the_caller_hanging_up_mid_playback_raises_call_hangup_with_the_ca
         except CallHangup as exc:
             outcome.append(exc.cause)
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         answer = await peer.expect_execute("answer")
         await peer.reply()
@@ -202,7 +202,7 @@ async def test_exit_only_after_hangup_complete_and_the_disconnect_notice(
     async def handler(session: OutboundSession) -> None:
         await session.hangup()
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         hangup = await peer.expect_execute("hangup")
         await peer.reply()
@@ -227,7 +227,7 @@ async def test_hangup_with_a_cause_and_on_a_dead_call() -> None:
         results.append(await session.hangup())
         results.append(session.hangup_cause)
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect_execute("hangup", "USER_BUSY")
         await peer.reply()
@@ -246,7 +246,7 @@ async def test_an_unknown_application_ends_with_call_hangup_destination_out_of_o
         except CallHangup as exc:
             outcome.append(exc.cause)
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect_execute("no_such_app", "x")
         await peer.reply()  # FreeSWITCH accepts it...
@@ -271,7 +271,7 @@ async def test_err_replies_raise_command_error_with_the_text() -> None:
         outcome.append(await session.api("uptime"))
         outcome.append(await session.getvar("loopback_leg"))
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect_execute("answer")
         await peer.reply("-ERR invalid session id [00000000-0000-0000-0000-000000000000]")
@@ -302,18 +302,18 @@ async def test_a_dropped_connection_unblocks_the_application_and_the_server_goes
         outcome.append("second call")
 
     async with serving(handler) as server:
-        async with dial(server.bound_port) as peer:
+        async with dial(server) as peer:
             await peer.handshake()
             await peer.expect_execute("playback", "long.wav")
             await peer.reply()
-        async with dial(server.bound_port) as peer:
+        async with dial(server) as peer:
             await peer.handshake()
             command = await peer.expect_execute("playback", "long.wav")
             await peer.reply()
             await peer.complete(command)
             await peer.goodbye()
         assert server.total_calls == 2
-    assert outcome[0].startswith("FreeSWITCH at 127.0.0.1:")  # type: ignore[union-attr]
+    assert str(outcome[0]).startswith("FreeSWITCH at 127.0.0.1:")
     assert str(outcome[0]).endswith(" closed the connection")
     assert outcome[1] == "second call"
 
@@ -327,7 +327,7 @@ async def test_a_cancelled_reply_waiter_keeps_its_place_in_the_queue() -> None:
             answers.append(await session.api("first"))
         answers.append(await session.api("second"))
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect("api first")
         scope.cancel()
@@ -344,7 +344,7 @@ async def test_the_handler_failing_logs_once_hangs_up_politely_then_exits(
         raise RuntimeError("flow bug")
 
     with caplog.at_level(logging.INFO, logger="ivrd"):
-        async with serving(handler) as server, dial(server.bound_port) as peer:
+        async with serving(handler) as server, dial(server) as peer:
             await peer.handshake()
             hangup = await peer.expect("sendmsg")
             assert hangup.headers.pairs() == [
@@ -360,11 +360,13 @@ async def test_the_handler_failing_logs_once_hangs_up_politely_then_exits(
     assert len(errors) == 1
     assert errors[0].getMessage() == "call handler failed"
     assert errors[0].call_uuid == CALL_UUID  # type: ignore[attr-defined]
-    assert errors[0].exc_info is not None and str(errors[0].exc_info[1]) == "flow bug"
+    assert errors[0].exc_info is not None
+    assert str(errors[0].exc_info[1]) == "flow bug"
 
 
 async def test_hooks_run_concurrently_catch_all_first_and_may_call_api() -> None:
     order: list[str] = []
+    sessions: list[OutboundSession] = []
     release = anyio.Event()
 
     async def handler(session: OutboundSession) -> None:
@@ -382,10 +384,11 @@ async def test_hooks_run_concurrently_catch_all_first_and_may_call_api() -> None
             await release.wait()  # a slow hook: holds up nobody
 
         session.on("CUSTOM", maintenance, subclass="conference::maintenance")
+        sessions.append(session)
         await session.playback("a.wav")
         order.append("played")
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         command = await peer.expect_execute("playback", "a.wav")
         await peer.reply()
@@ -398,6 +401,7 @@ async def test_hooks_run_concurrently_catch_all_first_and_may_call_api() -> None
         await peer.send(writers.api_response("42"))
         await peer.complete(command)
         await assert_nothing_sent(peer)
+
         # Each event's hooks run in a task of their own: catch-all first, then the named
         # ones; tasks of different events interleave as the scheduler likes.
         def after(first: str, then: str) -> bool:
@@ -419,6 +423,7 @@ async def test_hooks_run_concurrently_catch_all_first_and_may_call_api() -> None
         assert after("all:DTMF", "dtmf:1")
         assert after("dtmf:1", "42")
         # The handler is done, but a hook still runs: `exit` waits for it.
+        assert sessions[0].backlog == (1, 0)
         release.set()
         await peer.goodbye()
 
@@ -433,7 +438,7 @@ async def test_bgapi_subscribes_to_its_jobs_once_and_matches_the_job_uuid() -> N
         except CommandError as exc:
             results.append(exc.reply)
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect("event plain BACKGROUND_JOB")
         await peer.reply("+OK event listener enabled plain")
@@ -444,9 +449,7 @@ async def test_bgapi_subscribes_to_its_jobs_once_and_matches_the_job_uuid() -> N
             await peer.reply(f"+OK Job-UUID: {job}")
             await peer.send(
                 event("BACKGROUND_JOB", body="ignored\n", Job_UUID=str(uuid.uuid4())),
-                writers.event_plain(
-                    [("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", job)], output
-                ),
+                writers.event_plain([("Event-Name", "BACKGROUND_JOB"), ("Job-UUID", job)], output),
             )
         await peer.goodbye()
     assert results == ["UP 0 years\n", "-ERR USER_BUSY"]
@@ -466,7 +469,7 @@ async def test_uuid_break_marks_the_running_application_as_interrupted() -> None
             await session.uuid_break()
         results.append(await session.playback("next.wav"))
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         menu = await peer.expect_execute("playback", "menu.wav")
         await peer.reply()
@@ -500,7 +503,7 @@ async def test_play_and_get_digits_returns_the_digits_and_their_status() -> None
         )
         results.append(await session.read("enter.wav", variable="v"))
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         pagd = await peer.expect_execute(
             "play_and_get_digits",
@@ -546,7 +549,7 @@ async def test_application_methods_send_librevox_s_arguments() -> None:
         ("send_dtmf", "123@200"),
         ("break", "all"),
     ]
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         for app, arg in expected:
             command = await peer.expect_execute(app, arg)
@@ -562,7 +565,7 @@ async def test_concurrent_applications_on_one_session_run_one_after_another() ->
             await anyio.wait_all_tasks_blocked()
             tg.start_soon(session.playback, "two.wav")
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         one = await peer.expect_execute("playback", "one.wav")
         await peer.reply()
@@ -585,7 +588,7 @@ async def test_wait_for_ends_with_call_hangup() -> None:
         except CallHangup as exc:
             outcome.append(exc.cause)
 
-    async with serving(handler) as server, dial(server.bound_port) as peer:
+    async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await anyio.wait_all_tasks_blocked()  # the handler is waiting: events reach it
         await peer.send(event("DTMF", DTMF_Digit="4"), event("DTMF", DTMF_Digit="5"))
@@ -605,7 +608,7 @@ async def test_bad_framing_from_freeswitch_closes_the_call_with_a_log_line(
             outcome.append(str(exc))
 
     with caplog.at_level(logging.ERROR, logger="ivrd"):
-        async with serving(handler) as server, dial(server.bound_port) as peer:
+        async with serving(handler) as server, dial(server) as peer:
             await peer.handshake()
             await peer.expect_execute("answer")
             await peer.send(b"Content-Length: nope\n\n")
@@ -614,3 +617,26 @@ async def test_bad_framing_from_freeswitch_closes_the_call_with_a_log_line(
     lines = [record.getMessage() for record in caplog.records]
     assert any("broke the event-socket protocol" in line for line in lines)
     assert caplog.records[0].call_uuid == CALL_UUID  # type: ignore[attr-defined]
+
+
+async def test_disconnect_half_closes_and_reads_what_freeswitch_still_sends() -> None:
+    done: list[bool] = []
+    finished = anyio.Event()
+
+    async def handler(session: OutboundSession) -> None:
+        await session.disconnect()
+        done.append(session.closed)
+        finished.set()
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        await peer.expect("exit")
+        await peer.read_eof()  # our write side is shut...
+        assert done == []  # ...but we still read
+        await peer.send(
+            writers.command_reply("+OK bye"), writers.disconnect_notice(CALL_UUID, linger=False)
+        )
+        await peer.aclose()
+        with anyio.fail_after(5):
+            await finished.wait()
+    assert done == [True]

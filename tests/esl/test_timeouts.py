@@ -10,10 +10,10 @@ import logging
 
 import anyio
 import pytest
-from _esl_peer import CALL_UUID, dial, serving
+from _esl_peer import CALL_UUID, dial, port_of, serving
 from trio.testing import MockClock
 
-from ivrd.esl import ConnectionFailed, ESLTimeout, OutboundSession, Timeouts
+from ivrd.esl import ESLTimeout, OutboundSession, Timeouts
 
 pytestmark = pytest.mark.anyio
 
@@ -36,7 +36,7 @@ async def test_an_application_that_never_completes_times_out() -> None:
             outcome.append(str(exc))
         outcome.append(f"{anyio.current_time() - start:.0f}")
 
-    async with serving(handler) as server, dial(server.bound_port, VIRTUAL_WAIT) as peer:
+    async with serving(handler) as server, dial(server, VIRTUAL_WAIT) as peer:
         await peer.handshake()
         await peer.expect_execute("playback", "long.wav")
         await peer.reply()
@@ -55,7 +55,10 @@ async def test_a_reply_that_never_comes_times_out_and_the_late_one_is_dropped() 
         outcome.append(await session.api("next"))
 
     timeouts = Timeouts(api=2.5)
-    async with serving(handler, timeouts=timeouts) as server, dial(server.bound_port, VIRTUAL_WAIT) as peer:
+    async with (
+        serving(handler, timeouts=timeouts) as server,
+        dial(server, VIRTUAL_WAIT) as peer,
+    ):
         await peer.handshake()
         await peer.expect("api slow")
         await peer.expect("api next")
@@ -75,7 +78,7 @@ async def test_the_callers_own_deadline_wins(caplog: pytest.LogCaptureFixture) -
             await session.playback("long.wav")
         outcome.append(scope.cancelled_caught)
 
-    async with serving(handler) as server, dial(server.bound_port, VIRTUAL_WAIT) as peer:
+    async with serving(handler) as server, dial(server, VIRTUAL_WAIT) as peer:
         await peer.handshake()
         await peer.expect_execute("playback", "long.wav")
         await peer.reply()
@@ -91,7 +94,10 @@ async def test_a_handler_still_running_after_the_hangup_is_cancelled(
 
     timeouts = Timeouts(after_hangup=30)
     with caplog.at_level(logging.WARNING, logger="ivrd"):
-        async with serving(handler, timeouts=timeouts) as server, dial(server.bound_port, VIRTUAL_WAIT) as peer:
+        async with (
+            serving(handler, timeouts=timeouts) as server,
+            dial(server, VIRTUAL_WAIT) as peer,
+        ):
             await peer.handshake()
             await peer.hangup()
             await peer.call_gone()
@@ -114,7 +120,7 @@ async def test_shutdown_stops_accepting_and_hangs_up_calls_after_the_grace() -> 
         finally:
             outcome.append(anyio.current_time())
 
-    async with serving(handler) as server, dial(server.bound_port, VIRTUAL_WAIT) as peer:
+    async with serving(handler) as server, dial(server, VIRTUAL_WAIT) as peer:
         await peer.handshake()
         await peer.expect_execute("playback", "long.wav")
         await peer.reply()
@@ -123,7 +129,7 @@ async def test_shutdown_stops_accepting_and_hangs_up_calls_after_the_grace() -> 
         hangup = await peer.expect("sendmsg")
         assert anyio.current_time() - start == pytest.approx(20)
         with pytest.raises(OSError):  # no longer listening
-            await anyio.connect_tcp("127.0.0.1", server.bound_port)
+            await anyio.connect_tcp("127.0.0.1", port_of(server))
         assert hangup.headers.pairs() == [
             ("call-command", "hangup"),
             ("hangup-cause", "SYSTEM_SHUTDOWN"),
@@ -133,5 +139,3 @@ async def test_shutdown_stops_accepting_and_hangs_up_calls_after_the_grace() -> 
         await peer.call_gone("SYSTEM_SHUTDOWN")
         await peer.goodbye()
     assert len(outcome) == 1
-
-

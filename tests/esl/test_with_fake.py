@@ -11,7 +11,7 @@ from typing import Any
 
 import anyio
 import pytest
-from _esl_peer import serving
+from _esl_peer import port_of, serving
 
 from ivrd.esl import (
     CallHangup,
@@ -24,12 +24,11 @@ from ivrd.esl import (
     OutboundSession,
 )
 from ivrd.esl.protocol import commands
-from ivrd.testing import Answered, Busy, CallRecord, Caller, Channel, FakeFreeSWITCH, HangUp, Press
+from ivrd.testing import Answered, Busy, Caller, CallRecord, Channel, FakeFreeSWITCH, HangUp, Press
 
 pytestmark = pytest.mark.anyio
 
 TONE = "tone_stream://%(20,0,440)"  # 20 ms: the fake plays it in real time
-FAST = {"file_seconds": 0.02}
 
 
 async def call(
@@ -44,7 +43,7 @@ async def call(
     async with serving(handler, **options) as server:
         with anyio.fail_after(10):
             return await fake.call(
-                "127.0.0.1", server.bound_port, caller or Caller(**FAST), channel=channel
+                "127.0.0.1", port_of(server), caller or Caller(file_seconds=0.02), channel=channel
             )
 
 
@@ -83,8 +82,10 @@ async def test_capture_session_answer_playback_hangup() -> None:
     ]
     assert apps(record) == [("answer", ""), ("playback", TONE), ("hangup", "")]
     assert [r.response if r else None for r in results[:2]] == [None, "FILE PLAYED"]
-    assert record.hangup_by == "server" and record.hangup_cause == "NORMAL_CLEARING"
-    assert record.exit_sent and record.exit_after_hangup
+    assert record.hangup_by == "server"
+    assert record.hangup_cause == "NORMAL_CLEARING"
+    assert record.exit_sent
+    assert record.exit_after_hangup
     assert_clean(record)
 
 
@@ -178,9 +179,7 @@ async def test_input_statuses_silence_and_invalid() -> None:
             )
         await session.hangup()
 
-    caller = Caller(
-        script=[Press("9999", during="play_and_get_digits", nth=2)], file_seconds=0.01
-    )
+    caller = Caller(script=[Press("9999", during="play_and_get_digits", nth=2)], file_seconds=0.01)
     record = await call(handler, caller)
     statuses = [(r.status, r.digits, r.invalid_digits) for r in results]
     assert statuses == [("silence", "", ""), ("invalid", "", "9999")]
@@ -262,9 +261,9 @@ async def test_every_application_sends_librevox_s_exact_arguments() -> None:
         await session.park()
         await session.hangup("USER_BUSY")
 
-    durations = {
-        app: 0.0 for app in ("say", "phrase", "gentones", "record", "send_dtmf", "speak", "park")
-    }
+    durations = dict.fromkeys(
+        ("say", "phrase", "gentones", "record", "send_dtmf", "speak", "park"), 0.0
+    )
     caller = Caller(
         script=[Press("1#", during="read"), Press("12#", during="play_and_get_digits")],
         bridge={"user/1000": Busy(ring=0), "user/1001": Answered(talk=0, ring=0)},
@@ -327,7 +326,8 @@ async def test_hooks_call_api_while_an_application_runs() -> None:
     )
     record = await call(handler, caller)
     assert answers == ["none-yet"]
-    assert record.hangup_by == "caller" and record.exit_sent
+    assert record.hangup_by == "caller"
+    assert record.exit_sent
     assert_clean(record)
 
 
@@ -346,13 +346,14 @@ async def test_uuid_break_stops_the_prompt_and_says_we_asked() -> None:
     record = await call(handler, Caller(files={"ivr/long.wav": 30.0}))
     [result] = results
     assert (result.response, result.interrupted) == ("FILE PLAYED", True)
-    assert [received.command.line for received in record.commands if received.command.name == "api"] == [
-        f"api uuid_break {record.uuid}"
-    ]
+    assert [
+        received.command.line for received in record.commands if received.command.name == "api"
+    ] == [f"api uuid_break {record.uuid}"]
 
 
 async def test_a_drop_mid_application_unblocks_it_and_the_next_call_is_served() -> None:
     outcome: list[str] = []
+    dropped = anyio.Event()
     fake_call = anyio.CancelScope()
 
     async def handler(session: OutboundSession) -> None:
@@ -362,18 +363,18 @@ async def test_a_drop_mid_application_unblocks_it_and_the_next_call_is_served() 
             outcome.append("played")
         except ConnectionClosed:
             outcome.append("dropped")
+            dropped.set()
 
     fake = FakeFreeSWITCH()
     async with serving(handler) as server:
         with fake_call:  # FreeSWITCH's side vanishes while the playback runs
-            await fake.call("127.0.0.1", server.bound_port, Caller(files={"ivr/long.wav": 30}))
+            await fake.call("127.0.0.1", port_of(server), Caller(files={"ivr/long.wav": 30}))
         with anyio.fail_after(5):
-            while not outcome:
-                await anyio.wait_all_tasks_blocked()
+            await dropped.wait()
         fake.calls.clear()
         with anyio.fail_after(10):
             record = await fake.call(
-                "127.0.0.1", server.bound_port, Caller(files={"ivr/long.wav": 0.01})
+                "127.0.0.1", port_of(server), Caller(files={"ivr/long.wav": 0.01})
             )
         assert server.total_calls == 2
     assert outcome == ["dropped", "played"]
@@ -397,3 +398,21 @@ async def test_a_failed_bridge_hangs_the_caller_up_with_its_cause() -> None:
     record = await call(handler, Caller(bridge={"user/2001": Busy(ring=0)}))
     assert outcome == ["USER_BUSY"]
     assert record.exit_sent
+
+
+async def test_channel_data_follows_completions_and_uuid_dump() -> None:
+    seen: list[str | None] = []
+
+    async def handler(session: OutboundSession) -> None:
+        seen.append(session.variable("ivr_flow"))
+        await session.set("order_id", "1234")
+        seen.append(session.variable("variable_order_id"))  # from the completion
+        await session.api(f"uuid_setvar {session.uuid} vip yes")
+        seen.append(session.variable("vip"))
+        dump = await session.update_channel_data()
+        assert dump["Unique-ID"] == session.uuid
+        seen.append(session.variable("vip"))
+        await session.hangup()
+
+    await call(handler, channel=Channel(variables={"ivr_flow": "main menu"}))
+    assert seen == ["main menu", "1234", None, "yes"]

@@ -1,0 +1,214 @@
+"""Where a caller acts: a step name turned into the FreeSWITCH application that step waits in.
+
+The fake FreeSWITCH sees applications, not steps, so `press: "1", during: main_menu` needs to
+know which application is main_menu's. Each step type waits in one kind of application:
+
+    menu, ask         play_and_get_digits (its file string carries the step's prompt)
+    play, hangup      the first prompt item: playback, speak, phrase or say
+    transfer          bridge (its dial string carries the targets)
+    queue             callcenter        voicemail  voicemail        record  record
+    app               the application it runs
+
+and the application's argument tells the steps apart: it must contain the constant text of
+the step's prompt (every language), targets or argument. Template parts cannot be known before
+the call, so a step whose text is all template matches any application of its kind. When two
+steps play the same thing, the first such application that runs is taken (`nth:` picks
+another). Steps that run no application (check_hours, choose, set, http, run) cannot be acted
+"during". Besides steps, a target may be an application name, `prompt` (any prompt
+application) or `question` (play_and_get_digits or read).
+
+`heard` turns the applications a call ran into what the caller heard, for `expect.prompts`
+and `ivrd simulate`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from ivrd.flow import (
+    AppStep,
+    DigitsItem,
+    Flow,
+    HangupStep,
+    InputStep,
+    NumberItem,
+    PhraseItem,
+    PlayItem,
+    PlayStep,
+    PromptItem,
+    QueueStep,
+    RecordStep,
+    SayItem,
+    Template,
+    TransferStep,
+    VoicemailStep,
+)
+from ivrd.testing.input import split_arguments
+
+__all__ = [
+    "PROMPT_APPS",
+    "QUESTION_APPS",
+    "AppTarget",
+    "TargetError",
+    "all_steps",
+    "heard",
+    "resolve_target",
+    "step_targets",
+]
+
+PROMPT_APPS = ("playback", "speak", "phrase", "say", "play_and_get_digits", "read")
+QUESTION_APPS = ("play_and_get_digits", "read")
+_ITEM_APPS = {PlayItem: "playback", SayItem: "speak", PhraseItem: "phrase"}
+
+
+class TargetError(Exception):
+    """A `during`/`after` that names nothing the caller could act in; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class AppTarget:
+    """Applications a caller action waits for: any of `apps` whose argument holds a marker."""
+
+    label: str
+    apps: tuple[str, ...]
+    markers: tuple[str, ...] = ()
+
+    def matches(self, app: str, arg: str) -> bool:
+        if app not in self.apps:
+            return False
+        return not self.markers or any(marker in arg for marker in self.markers)
+
+
+def all_steps(flow: Flow) -> Iterator[tuple[Flow, str]]:
+    """Every step of the flow and of the subflows it runs (each subflow once)."""
+    seen: set[int] = set()
+    pending = [flow]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        for name in current.steps:
+            yield current, name
+        pending.extend(current.subflow(name) for name in current.subflows)
+
+
+def _constant(template: Template) -> str:
+    """The text of a template up to its first `{{ }}`: what is known before the call."""
+    source = template.source
+    for marker in ("{{", "{%", "{#"):
+        source = source.split(marker, 1)[0]
+    return source.strip()
+
+
+def _item_text(item: PromptItem) -> str:
+    if isinstance(item, PlayItem):
+        return _constant(item.play)
+    if isinstance(item, SayItem):
+        return _constant(item.say)
+    if isinstance(item, PhraseItem):
+        return item.phrase
+    if isinstance(item, DigitsItem):
+        return _constant(item.digits)
+    assert isinstance(item, NumberItem)
+    return _constant(item.number)
+
+
+def _prompt_markers(flow: Flow, use: object, first_only: bool) -> tuple[str, tuple[str, ...]]:
+    """The application of a prompt's (first) item and the constant texts of its items."""
+    app = "playback"
+    markers: list[str] = []
+    for language in flow.languages.codes:
+        items = flow.prompt_items(use, language)  # type: ignore[arg-type]
+        if first_only:
+            items = items[:1]
+            if items:
+                first = items[0]
+                app = _ITEM_APPS.get(type(first), "say")
+        markers.extend(text for text in (_item_text(item) for item in items) if text)
+    return app, tuple(dict.fromkeys(markers))
+
+
+def step_targets(flow: Flow, name: str) -> AppTarget:
+    """The application step `name` of `flow` waits in; TargetError for steps that run none."""
+    step = flow.steps[name]
+    label = f"step {name}"
+    if isinstance(step, InputStep):
+        _, markers = _prompt_markers(flow, step.prompt, first_only=False)
+        return AppTarget(f"{label} (play_and_get_digits)", ("play_and_get_digits",), markers)
+    if isinstance(step, PlayStep | HangupStep) and step.prompt is not None:
+        app, markers = _prompt_markers(flow, step.prompt, first_only=True)
+        return AppTarget(f"{label} ({app})", (app,), markers)
+    if isinstance(step, TransferStep):
+        targets = tuple(text for text in (_constant(t) for t in step.to) if text)
+        return AppTarget(f"{label} (bridge)", ("bridge",), targets)
+    if isinstance(step, QueueStep):
+        queue = _constant(step.name)
+        return AppTarget(f"{label} (callcenter)", ("callcenter",), (queue,) if queue else ())
+    if isinstance(step, VoicemailStep):
+        return AppTarget(f"{label} (voicemail)", ("voicemail",))
+    if isinstance(step, RecordStep):
+        return AppTarget(f"{label} (record)", ("record",))
+    if isinstance(step, AppStep):
+        arg = _constant(step.arg) if step.arg is not None else ""
+        return AppTarget(f"{label} ({step.name})", (step.name,), (arg,) if arg else ())
+    raise TargetError(
+        f"step '{name}' ({step.type}) runs no FreeSWITCH application to act during; "
+        "name a step that plays, asks or transfers, or use 'at:'"
+    )
+
+
+def resolve_target(flow: Flow, name: str) -> AppTarget:
+    """A step of the flow or its subflows, `prompt`, `question`, or an application name."""
+    for owner, step in all_steps(flow):
+        if step == name:
+            return step_targets(owner, name)
+    if name == "prompt":
+        return AppTarget("a prompt", PROMPT_APPS)
+    if name == "question":
+        return AppTarget("a question", QUESTION_APPS)
+    return AppTarget(f"application {name}", (name,))
+
+
+def _file_parts(files: str) -> list[str]:
+    parts = files.removeprefix("file_string://").split("!") if files else []
+    heard: list[str] = []
+    for part in parts:
+        if not part or part.startswith("silence_stream://"):
+            continue
+        heard.append(part.removeprefix("say:"))
+    return heard
+
+
+def _said(arg: str) -> str:
+    words = arg.split(" ", 3)
+    if len(words) == 4 and words[2] == "iterated":
+        return f"digits:{words[3]}"
+    if len(words) == 4 and words[2] == "pronounced":
+        return f"number:{words[3]}"
+    return f"say:{arg}"
+
+
+def heard(app: str, arg: str) -> list[str]:
+    """What the caller hears from one application: files as named, TTS as its text,
+    `phrase:NAME`, `digits:123` / `number:42` (mod_say); nothing for other applications."""
+    if app == "playback":
+        return _file_parts(arg)
+    if app == "speak":
+        return [arg.split("|", 2)[-1]]
+    if app == "phrase":
+        macro, _, data = arg.partition(",")
+        return [f"phrase:{macro}:{data}" if data else f"phrase:{macro}"]
+    if app == "say":
+        return [_said(arg)]
+    if app in ("play_and_get_digits", "read"):
+        words = split_arguments(arg)
+        index = 5 if app == "play_and_get_digits" else 2
+        return _file_parts(words[index]) if len(words) > index else []
+    return []
+
+
+def heard_all(apps: Sequence[tuple[str, str]]) -> list[str]:
+    """Everything heard, in order, from (application, argument) pairs."""
+    return [text for app, arg in apps for text in heard(app, arg)]
