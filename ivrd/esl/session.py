@@ -368,7 +368,9 @@ class OutboundSession(SessionEvents, ApplicationMethods):
                 if must_hang_up:
                     cause = _FAILURE_CAUSE if self._failed else _SHUTDOWN_CAUSE
                     try:
-                        await self.command(commands.hangup(cause))
+                        # Not `sendmsg hangup`: FreeSWITCH reads that only between
+                        # event-locked applications, so it would wait behind a running prompt.
+                        await self.api(f"uuid_kill {self.uuid} {cause}")
                     except ESLError as exc:
                         logger.debug("could not hang up: %s", exc, extra=self._log_extra())
                 if must_hang_up or self._hangup_cause is not None:

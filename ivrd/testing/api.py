@@ -114,10 +114,12 @@ async def eval_(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
     return arg
 
 
-def _call_and_rest(fake: FakeFreeSWITCH, arg: str) -> tuple[OutboundCall | None, str]:
+def _call_and_rest(
+    fake: FakeFreeSWITCH, arg: str, *, hung_up_too: bool = False
+) -> tuple[OutboundCall | None, str]:
     uuid, _, rest = arg.strip().partition(" ")
     call = fake.find_call(uuid)
-    if call is not None and not call.state.up:
+    if call is not None and not call.state.up and not hung_up_too:
         call = None
     return call, rest.strip()
 
@@ -149,7 +151,9 @@ async def uuid_getvar(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
 
 
 async def uuid_setvar(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
-    call, rest = _call_and_rest(fake, arg)
+    # A hung-up channel lingers until the socket sends `exit`: its variables still take
+    # values (for the CDR, written when it is destroyed).
+    call, rest = _call_and_rest(fake, arg, hung_up_too=True)
     if call is None:
         return NO_CHANNEL
     name, _, value = rest.partition(" ")
@@ -160,7 +164,9 @@ async def uuid_setvar(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
 
 
 async def uuid_setvar_multi(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
-    call, rest = _call_and_rest(fake, arg)
+    # A hung-up channel lingers until the socket sends `exit`: its variables still take
+    # values (for the CDR, written when it is destroyed).
+    call, rest = _call_and_rest(fake, arg, hung_up_too=True)
     if call is None:
         return NO_CHANNEL
     for item in rest.split(";"):
