@@ -40,6 +40,20 @@ def _field(what: str, value: object) -> str:
     return text
 
 
+def _file_field(what: str, value: str) -> str:
+    """A file argument of play_and_get_digits/read, which may hold spaces (`say:Hello there`).
+
+    FreeSWITCH splits these arguments with switch_separate_string, which keeps a single-quoted
+    field together and drops the quotes; a quote inside the text would end the field early,
+    so it becomes a typographic apostrophe (text-to-speech reads both the same).
+    """
+    if not value or "\r" in value or "\n" in value:
+        raise ArgumentError(f"{what} must be one line and not empty, got {value!r}")
+    if not any(ch.isspace() for ch in value):
+        return value
+    return "'" + value.replace("'", "\u2019") + "'"
+
+
 # ---------------------------------------------------------------------------- dial strings
 
 _TARGET_FORBIDDEN = frozenset(",|{}[]'\"")
@@ -147,8 +161,8 @@ def play_and_get_digits_arg(
         _field("tries", tries),
         _field("timeout", timeout),
         _field("terminators", terminators),
-        _field("file", file),
-        _field("invalid_file", invalid_file),
+        _file_field("file", file),
+        _file_field("invalid_file", invalid_file),
         _field("variable", normalise_variable(variable)),
         _field("regexp", regexp),
     ]
@@ -164,7 +178,7 @@ def read_arg(
         [
             _field("min", min),
             _field("max", max),
-            _field("file", file),
+            _file_field("file", file),
             _field("variable", normalise_variable(variable)),
             _field("timeout", timeout),
             _field("terminators", terminators),

@@ -47,11 +47,25 @@ def test_play_and_get_digits_with_digit_timeout_as_in_the_capture() -> None:
     )
 
 
-def test_play_and_get_digits_refuses_a_field_that_would_shift_the_others() -> None:
-    with pytest.raises(ArgumentError, match=r"file must be one word without spaces, got 'a b'"):
+def test_play_and_get_digits_quotes_a_file_with_spaces_and_refuses_other_shifts() -> None:
+    # switch_separate_string keeps a single-quoted field together (TTS text in `say:`).
+    quoted = args.play_and_get_digits_arg(
+        "say:Don't press 1",
+        "silence_stream://250",
+        min=1,
+        max=1,
+        tries=1,
+        timeout=5000,
+        terminators="none",
+        variable="v",
+        regexp="[0-9*#]+",
+        digit_timeout=3000,
+    )
+    assert quoted == "1 1 1 5000 none 'say:Don\u2019t press 1' silence_stream://250 v [0-9*#]+ 3000"
+    with pytest.raises(ArgumentError, match="file must be one line and not empty"):
         args.play_and_get_digits_arg(
-            "a b",
-            "invalid",
+            "a\nb",
+            "x",
             min=1,
             max=2,
             tries=3,
