@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -235,3 +235,307 @@ def test_command(
         with open(junit, "w", encoding="utf-8") as file:
             file.write(junit_xml(run))
     raise SystemExit(run.exit_code)
+
+
+def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for text in values:
+        name, sep, value = text.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"'{text}' is not NAME=VALUE", param_hint=option)
+        pairs[name.strip()] = value
+    return pairs
+
+
+@main.command()
+@click.argument("flow_file", metavar="FLOW", type=click.Path(exists=True, dir_okay=False))
+@click.option("--at", help="The clock at the start, e.g. 2026-12-24T10:00:00+01:00 (default: now).")
+@click.option("--var", "variables", multiple=True, metavar="NAME=VALUE", help="A flow variable.")
+@click.option("--channel", multiple=True, metavar="NAME=VALUE", help="A channel variable.")
+@click.option("--caller-id", help="The caller's number.")
+@click.option("--destination", help="The number dialled.")
+@click.option(
+    "--transfer",
+    multiple=True,
+    metavar="TARGET=RESULT",
+    help="answered, busy, no_answer or failed (default: answered, 10 s).",
+)
+@click.option("--fast", is_flag=True, help="No waiting: read all input first, then run at once.")
+def simulate(
+    flow_file: str,
+    at: str | None,
+    variables: tuple[str, ...],
+    channel: tuple[str, ...],
+    caller_id: str | None,
+    destination: str | None,
+    transfer: tuple[str, ...],
+    fast: bool,
+) -> None:
+    """A call to FLOW in the terminal: prompts shown as text, you type the keys.
+
+    Keys (0-9 * #) and Enter answer the question asked; /now KEYS presses at once; /silence
+    lets a question time out; /hangup hangs up. The trace is printed at the end.
+    """
+    import sys
+
+    import anyio
+    from pydantic import ValidationError
+
+    from ivrd.flow import SourceMap, format_text, load_flow
+    from ivrd.flow.validation import diagnostics_from_validation_error
+    from ivrd.scenarios.models import ScenarioSettings
+    from ivrd.scenarios.simulate import HELP, format_ending
+    from ivrd.scenarios.simulate import simulate as simulate_call
+
+    result = load_flow(flow_file)
+    if result.flow is None:
+        click.echo(format_text(result.errors), err=True, nl=False)
+        raise SystemExit(2)
+    given = {
+        "at": at,
+        "variables": _pairs(variables, "--var"),
+        "channel": _pairs(channel, "--channel"),
+        "caller_id": caller_id,
+        "destination": destination,
+        "transfers": _pairs(transfer, "--transfer"),
+    }
+    data = {k: v for k, v in given.items() if v}
+    try:
+        settings = ScenarioSettings.model_validate(data)
+    except ValidationError as exc:
+        problem = diagnostics_from_validation_error(exc, SourceMap("", [], data))[0]
+        raise click.BadParameter(f"{problem.path}: {problem.message}") from None
+    if fast:
+        typed = sys.stdin.read().splitlines()
+
+        async def read_line() -> str | None:
+            return typed.pop(0) if typed else None
+
+    else:
+
+        async def read_line() -> str | None:
+            text = await anyio.to_thread.run_sync(sys.stdin.readline, abandon_on_cancel=True)
+            return text.rstrip("\n") if text else None
+
+    click.echo(f"ivrd simulate: {result.flow.name} ({flow_file}); {HELP}")
+    try:
+        outcome = simulate_call(
+            flow_file, result.flow, settings, read_line=read_line, emit=click.echo, fast=fast
+        )
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    click.echo(format_ending(outcome), nl=False)
+
+
+@main.command()
+@_esl_options
+@click.argument("target")
+@click.option("--flow", required=True, metavar="NAME", help="The flow the call runs.")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A channel variable of the call (`call.NAME` in the flow); repeatable.",
+)
+@click.option("--caller-id", metavar="NUMBER", help="The caller ID number the target sees.")
+@click.option("--caller-name", metavar="NAME", help="The caller ID name the target sees.")
+@click.option(
+    "--timeout",
+    "ring_for",
+    default="30s",
+    show_default=True,
+    metavar="DURATION",
+    help="How long the target may ring.",
+)
+@click.option(
+    "--socket",
+    "socket_address",
+    metavar="HOST:PORT",
+    help="Where FreeSWITCH reaches ivrd; default: the configuration's listen.host:listen.port.",
+)
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="IVRD_CONFIG",
+    help="ivrd's configuration (IVRD_CONFIG): FreeSWITCH's address and password, the listen "
+    "address, routing.variable.",
+)
+def originate(
+    host: str,
+    port: int,
+    password: str,
+    target: str,
+    flow: str,
+    variables: tuple[str, ...],
+    caller_id: str | None,
+    caller_name: str | None,
+    ring_for: str,
+    socket_address: str | None,
+    config_path: str | None,
+) -> None:
+    """Call TARGET and run a flow once it answers; print the call's uuid.
+
+    Exit 1: not answered (busy, no answer...), 2: the call could not be placed.
+    """
+    import os
+
+    import anyio
+    from click.core import ParameterSource
+
+    from ivrd.daemon import load_config
+    from ivrd.esl import AsyncCommandSocket, ESLError
+    from ivrd.esl.originate import OriginateResult, listen_address, parse_socket_address
+    from ivrd.esl.originate import originate as place_call
+    from ivrd.flow import DurationError, parse_duration
+
+    def fail(message: str) -> NoReturn:
+        click.echo(f"ivrd originate: {message}", err=True)
+        raise SystemExit(2)
+
+    try:
+        ring_time = parse_duration(ring_for)
+    except DurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    pairs: dict[str, str] = {}
+    for item in variables:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"NAME=VALUE, not {item!r}", param_hint="--var")
+        pairs[name] = value
+    loaded = load_config(config_path, os.environ)
+    if loaded.config is None:
+        click.echo("".join(f"{d}\n" for d in loaded.diagnostics), err=True, nl=False)
+        fail("the configuration has errors")
+    config = loaded.config
+    # --host/--port/--password (or IVRD_ESL_*) win; else the configuration's freeswitch section.
+    context = click.get_current_context()
+    if context.get_parameter_source("host") is ParameterSource.DEFAULT:
+        host = config.freeswitch.host
+    if context.get_parameter_source("port") is ParameterSource.DEFAULT:
+        port = config.freeswitch.port
+    if context.get_parameter_source("password") is ParameterSource.DEFAULT:
+        password = config.freeswitch.password.get_secret_value()
+    flow_variable = config.routing.variable
+    if flow_variable is None:
+        fail("routing.variable is off in the configuration, so a call cannot name its flow")
+    try:
+        if socket_address is not None:
+            address = parse_socket_address(socket_address)
+        else:
+            address = listen_address(config.listen.host, config.listen.port)
+    except ESLError as exc:
+        fail(f"{exc} (--socket HOST:PORT)")
+
+    async def call() -> OriginateResult:
+        async with AsyncCommandSocket(host, port, password) as client:
+            return await place_call(
+                client,
+                target,
+                flow=flow,
+                socket_address=address,
+                variables=pairs,
+                caller_id_number=caller_id,
+                caller_id_name=caller_name,
+                ring_for=ring_time,
+                flow_variable=flow_variable,
+            )
+
+    try:
+        result = anyio.run(call)
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+    except ESLError as exc:
+        fail(str(exc))
+    if not result.ok:
+        click.echo(f"ivrd originate: {result}", err=True)
+        raise SystemExit(1)
+    click.echo(result.uuid)
+
+
+@main.group()
+def docs() -> None:
+    """The documentation generated from the code (docs/flow-reference.md, flows.md...)."""
+
+
+@docs.command("reference")
+def docs_reference() -> None:
+    """Print the flow language reference (Markdown), generated from the models."""
+    from ivrd.flow.reference import flow_reference
+
+    click.echo(flow_reference(), nl=False)
+
+
+@docs.command("build")
+@click.option(
+    "--docs",
+    "docs_dir",
+    default="docs",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+)
+@click.option(
+    "--flows",
+    "flows_dir",
+    default="flows",
+    show_default=True,
+    type=click.Path(exists=True, file_okay=False),
+    help="The example flows drawn in flows.md.",
+)
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a generated file is stale.")
+def docs_build(docs_dir: str, flows_dir: str, check: bool) -> None:
+    """Regenerate flow-reference.md, flows.md and the configuration part of operations.md."""
+    from pathlib import Path
+
+    from ivrd.daemon.config import SECTIONS
+    from ivrd.daemon.loading import env_variable
+    from ivrd.flow import Flow, find_flow_files, format_text, load_flow
+    from ivrd.flow.reference import (
+        MarkersMissing,
+        embed,
+        flow_reference,
+        flows_page,
+        settings_reference,
+    )
+    from ivrd.scenarios.loading import SCENARIO_SUFFIXES
+
+    docs_path, flows_path = Path(docs_dir), Path(flows_dir)
+    flows: list[tuple[str, Flow]] = []
+    for file in find_flow_files(flows_path):
+        if file.endswith(SCENARIO_SUFFIXES):  # `ivrd test` scenarios live next to their flows
+            continue
+        loaded = load_flow(file)
+        if loaded.flow is None:
+            click.echo(format_text(loaded.errors), err=True, nl=False)
+            raise SystemExit(2)
+        shown = Path(file).resolve().relative_to(flows_path.resolve().parent).as_posix()
+        flows.append((shown, loaded.flow))
+    operations = docs_path / "operations.md"
+    try:
+        current = operations.read_text(encoding="utf-8")
+        configuration = settings_reference(SECTIONS, env_variable)
+        wanted = {
+            docs_path / "flow-reference.md": flow_reference(),
+            docs_path / "flows.md": flows_page(flows),
+            operations: embed(current, "configuration", configuration),
+        }
+    except (OSError, MarkersMissing) as exc:
+        click.echo(f"ivrd docs build: {operations}: {exc}", err=True)
+        raise SystemExit(2) from None
+    except (LookupError, TypeError) as exc:  # a model field the reference cannot describe
+        click.echo(f"ivrd docs build: {exc}", err=True)
+        raise SystemExit(2) from None
+    stale = [
+        path
+        for path, text in wanted.items()
+        if not path.is_file() or path.read_text(encoding="utf-8") != text
+    ]
+    for path in stale:
+        if check:
+            click.echo(f"{path} is out of date: run `ivrd docs build` to regenerate it", err=True)
+        else:
+            path.write_text(wanted[path], encoding="utf-8")
+            click.echo(f"wrote {path}", err=True)
+    raise SystemExit(1 if check and stale else 0)

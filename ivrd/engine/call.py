@@ -155,9 +155,11 @@ class Interrupts:
         self.keys.append(digit)
         self._key_pressed.set()
         self._key_pressed = anyio.Event()
-        if self.input_mode or not self.hooks:
+        if self.input_mode:
             return
-        del self.keys[: -self.longest]
+        del self.keys[: -max(self.longest, 1)]
+        if not self.hooks:
+            return
         pressed = "".join(self.keys)
         for keys, hook in self.active_hooks().items():
             if pressed.endswith(keys):
@@ -180,6 +182,12 @@ class Interrupts:
     def take(self) -> Interrupted | None:
         pending, self.pending = self.pending, None
         return pending
+
+    def raise_pending(self) -> None:
+        """Raise the interruption a hook asked for, if any."""
+        pending = self.take()
+        if pending is not None:
+            raise pending
 
     def hook_for(self, entered: str) -> tuple[str, KeyHook] | None:
         """The active hook whose keys the entry ends with (input steps)."""
@@ -270,10 +278,10 @@ class Call:
 
     async def app(self, name: str, arg: str = "", *, interruptible: bool = True) -> ExecuteResult:
         """Run one application; raise `Interrupted` if a hook took over meanwhile."""
-        pending = self.interrupts.take()
-        if pending is not None:
-            raise pending
-        self.trace.command(name, arg)
+        self.interrupts.raise_pending()
+        if getattr(self.session, "hangup_cause", None) is None:
+            # (Once the call is gone, `execute` raises CallHangup without sending anything.)
+            self.trace.command(name, arg)
         interrupts = self.interrupts
         interrupts.app_running, interrupts.interruptible = True, interruptible
         if not interruptible:
@@ -282,7 +290,5 @@ class Call:
             result = await self.session.execute(name, arg)
         finally:
             interrupts.app_running = False
-        pending = interrupts.take()
-        if pending is not None:
-            raise pending
+        interrupts.raise_pending()
         return result

@@ -37,16 +37,15 @@ def _join(base: str, path: str | None) -> str:
 async def _send(
     client: httpx.AsyncClient,
     method: str,
-    url: str,
+    url: httpx.URL,
     headers: dict[str, str],
-    params: dict[str, str],
     body: dict[str, str] | None,
-    timeout: float,
+    seconds: float,
     shown: str,
 ) -> tuple[httpx.Response, bytes]:
     try:
         async with client.stream(
-            method, url, headers=headers, params=params, json=body, timeout=timeout
+            method, url, headers=headers, json=body, timeout=seconds
         ) as response:
             data = bytearray()
             async for chunk in response.aiter_bytes():
@@ -56,7 +55,7 @@ async def _send(
                         f"{shown}: the response is larger than {MAX_RESPONSE_BYTES} bytes"
                     )
     except httpx.TimeoutException:
-        raise HttpFailed(f"{shown}: no response within {timeout:g}s") from None
+        raise HttpFailed(f"{shown}: no response within {seconds:g}s") from None
     except httpx.HTTPError as exc:
         raise HttpFailed(f"{shown}: {type(exc).__name__}: {exc}") from None
     return response, bytes(data)
@@ -82,16 +81,19 @@ async def request(
         # A request that cannot be written (a secret not set, a variable missing) got no
         # response either: the flow's `on_error` decides, as for a refused connection.
         raise HttpFailed(f"{spec.method} {spec.service}: {exc}") from None
+    # httpx would drop a query written in the path for `params`, even empty ones: merge them.
+    try:
+        target = httpx.URL(url).copy_merge_params(params)
+    except (httpx.InvalidURL, ValueError) as exc:
+        raise HttpFailed(call.trace.redact(f"{spec.method} {url}: {exc}")) from None
     timeout = (spec.timeout or service.timeout).total_seconds()
-    shown = call.trace.redact(f"{spec.method} {url}")
+    shown = call.trace.redact(f"{spec.method} {target}")
     call.trace.command("http", shown)
     # httpx's timeout bounds each network operation; the service's timeout is for the whole
     # request (a server that trickles its reply must not hold the caller longer).
     with anyio.move_on_after(timeout) as deadline:
         try:
-            response, data = await _send(
-                client, spec.method, url, headers, params, body, timeout, shown
-            )
+            response, data = await _send(client, spec.method, target, headers, body, timeout, shown)
         except HttpFailed as exc:
             raise HttpFailed(call.trace.redact(str(exc))) from None
     if deadline.cancelled_caught:

@@ -8,7 +8,6 @@ trace, and `on.hangup` runs exactly once.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -17,35 +16,25 @@ from typing import Any
 import anyio
 import httpx
 
-from ivrd.engine import http, prompts
+from ivrd.engine import prompts
 from ivrd.engine.call import Call, Frame, Interrupted, StepFailed
+from ivrd.engine.ending import hang_up, polite_hangup, run_hangup_hooks
 from ivrd.engine.input import run_input
 from ivrd.engine.session import CallSession
-from ivrd.engine.steps import RUNNERS, StepEnv
-from ivrd.engine.trace import Redactor, Trace
+from ivrd.engine.steps import RUNNERS, STEP_ERRORS, StepEnv
+from ivrd.engine.trace import Redactor, StepRecord, Trace
 from ivrd.engine.transfer import run_queue, run_transfer
-from ivrd.esl.errors import (
-    ArgumentError,
-    CallHangup,
-    CommandError,
-    ConnectionClosed,
-    ESLError,
-)
+from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError
 from ivrd.esl.protocol import Event
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
 from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
-from ivrd.flow.templating import TemplateRenderError
 from ivrd.logs import call_flow, call_uuid
 
 log = logging.getLogger("ivrd.engine")
 
 DEFAULT_MAX_STEPS = 1000
 MAX_ERROR_ROUTES = 3
-HANGUP_HOOK_DEADLINE = 10.0
-"""Seconds the `on.hangup` actions may take together."""
-
-STEP_ERRORS = (StepFailed, TemplateRenderError, ArgumentError, CommandError, http.HttpFailed)
 
 
 class CallEnded(Exception):
@@ -109,44 +98,58 @@ class Interpreter:
                 if step.needs_media:
                     await self.ensure_media(flow)
                 outcome, route = await self.run_step(frame, name, step)
-                pending = call.interrupts.take()
-                if pending is not None:
-                    raise pending
+                call.interrupts.raise_pending()
             except Interrupted as interruption:
                 if not root:
                     call.trace.leave(record, interruption.reason, None)
                     raise
                 outcome, route = interruption.reason, interruption.route
             except STEP_ERRORS as exc:
-                message = call.trace.redact(str(exc))
-                record.error = message
-                if not root:
-                    call.trace.leave(record, "error", None)
-                    raise
-                log.warning("step %s failed: %s", name, message, extra={"step": name})
-                self.errors += 1
-                route = call.flow.on.error
-                if route is None or self.errors > MAX_ERROR_ROUTES:
-                    call.trace.leave(record, "error", None)
-                    raise CallEnded("error", f"step {name} failed: {message}") from None
-                outcome = "error"
+                outcome, route = "error", self.error_route(record, exc, root=root)
             except BaseException as exc:
                 # The call ended mid-step (hangup, lost socket, cancelled): the trace still
                 # says how and when.
                 if record.outcome is None:
                     call.trace.leave(record, _ended_by(call, exc), None)
                 raise
-            if isinstance(step, HangupStep) and outcome == "hangup":
+            if isinstance(step, HangupStep | RunStep) and outcome == "hangup" and route is None:
+                # A `hangup` step ended the call (here or in the subflow this step ran).
                 call.trace.leave(record, outcome, None)
                 return None
             if route is None:
                 call.trace.leave(record, outcome, None)
                 raise CallEnded("error", f"step {name}: outcome '{outcome}' leads nowhere")
-            target, branch = self.resolve(route, frame)
+            while True:
+                try:
+                    target, branch = self.resolve(route, frame)
+                    break
+                except STEP_ERRORS as exc:
+                    # A condition or a variable of the route failed: a failure of the step.
+                    if outcome == "error":
+                        call.trace.leave(record, "error", None)
+                        message = call.trace.redact(str(exc))
+                        raise CallEnded("error", f"step {name}: on.error: {message}") from None
+                    outcome, route = "error", self.error_route(record, exc, root=root)
             call.trace.leave(record, f"{outcome} ({branch})" if branch else outcome, target)
             if flow.is_subflow and target in flow.returns:
                 return target
             name = target
+
+    def error_route(self, record: StepRecord, exc: Exception, *, root: bool) -> Route:
+        """Where a failed step goes (`on.error`); raises when the call cannot go on here."""
+        call = self.call
+        message = record.error = call.trace.redact(str(exc))
+        if not root:
+            # The `run` step in the calling flow fails in turn.
+            call.trace.leave(record, "error", None)
+            raise exc
+        log.warning("step %s failed: %s", record.step, message, extra={"step": record.step})
+        self.errors += 1
+        route = call.flow.on.error
+        if route is None or self.errors > MAX_ERROR_ROUTES:
+            call.trace.leave(record, "error", None)
+            raise CallEnded("error", f"step {record.step} failed: {message}") from None
+        return route
 
     async def run_step(self, frame: Frame, name: str, step: Any) -> tuple[str, Route | None]:
         if isinstance(step, InputStep):
@@ -214,20 +217,6 @@ def convert_input(raw: str, kind: str, name: str) -> Any:
     if kind == "digits" and not all(ch in "0123456789*#" for ch in raw):
         raise StepFailed(f"input '{name}' must be digits, got {raw!r}")
     return raw
-
-
-async def hang_up(call: Call, cause: str) -> None:
-    """End the call: `hangup` completes when FreeSWITCH reports CHANNEL_HANGUP."""
-    call.trace.command("hangup", cause)
-    call.hanging_up = True
-    hangup = getattr(call.session, "hangup", None)
-    try:
-        if hangup is not None:
-            await hangup(cause)
-        else:
-            await call.session.execute("hangup", cause)
-    except CallHangup:
-        pass
 
 
 async def run_call(
@@ -308,7 +297,7 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
         if trace.disposition is None:
             trace.disposition = "stopped"
         trace.hangup_cause = call.hangup_cause
-        await run_hangup_hooks(call, interpreter)
+        await run_hangup_hooks(call, interpreter.env.http_client)
         log.info(
             "call ended: %s",
             trace.disposition,
@@ -338,43 +327,14 @@ async def _run_flow(
         return "disconnected"
     except CallEnded as exc:
         log.error("%s", call.trace.redact(str(exc)), extra={"disposition": exc.disposition})
-        await _polite_hangup(call)
+        await polite_hangup(call)
         return exc.disposition
     except (ESLError, *STEP_ERRORS) as exc:
         log.error("call failed: %s", call.trace.redact(str(exc)))
-        await _polite_hangup(call)
+        await polite_hangup(call)
         return "error"
     except Exception:
         # The one place a call catches everything: a bug must cost this call, not the daemon.
         log.exception("unexpected error in the flow interpreter")
-        await _polite_hangup(call)
+        await polite_hangup(call)
         return "error"
-
-
-async def _polite_hangup(call: Call) -> None:
-    with anyio.move_on_after(10, shield=True):
-        with contextlib.suppress(ESLError):
-            await hang_up(call, "NORMAL_CLEARING")
-
-
-async def run_hangup_hooks(call: Call, interpreter: Interpreter) -> None:
-    """`on.hangup`: once per call, after the call ended, whatever ended it. No media."""
-    actions = call.flow.on.hangup
-    if not actions:
-        return
-    frame = call.root or Frame(call.flow, {})
-    with anyio.move_on_after(HANGUP_HOOK_DEADLINE, shield=True):
-        for action in actions:
-            try:
-                if action.http is not None:
-                    if interpreter.env.http_client is None:
-                        raise StepFailed("no HTTP client is configured")
-                    await http.request(call, frame, interpreter.env.http_client, action.http)
-                elif action.set_fields is not None:
-                    fields = {**action.set_fields.channel, **action.set_fields.cdr}
-                    for name, template in fields.items():
-                        value = call.value(template, frame)
-                        call.trace.command("uuid_setvar", f"{name} {value}")
-                        await call.session.api(f"uuid_setvar {call.uuid} {name} {value}")
-            except (ESLError, *STEP_ERRORS) as exc:
-                log.warning("on.hangup action failed: %s", call.trace.redact(str(exc)))

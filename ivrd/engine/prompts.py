@@ -12,7 +12,8 @@ channel's `tts_engine`/`tts_voice`, `phrase:macro:data`). mod_say has no file-st
 The file string is one word of play_and_get_digits' space-separated argument, so text with
 spaces (a `say:` sentence) is put in single quotes, which FreeSWITCH's switch_separate_string
 keeps together and strips. Inside it, a `'` would end the quotes and a `!` would split the file
-string, so in spoken text they become `’` and `.` (the voice reads them the same).
+string, so in spoken text they become a typographic apostrophe (U+2019) and `.` (the voice
+reads them the same).
 """
 
 from __future__ import annotations

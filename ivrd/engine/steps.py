@@ -13,8 +13,10 @@ from typing import Any
 import httpx
 
 from ivrd.engine import http, prompts
-from ivrd.engine.call import Call, Frame, StepFailed
+from ivrd.engine.call import Call, Frame, Interrupted, StepFailed
 from ivrd.esl.applications import voicemail_arg
+from ivrd.esl.errors import ArgumentError, CommandError
+from ivrd.esl.protocol import LocalProtocolError
 from ivrd.flow.routes import Route
 from ivrd.flow.steps import (
     AppStep,
@@ -26,8 +28,20 @@ from ivrd.flow.steps import (
     SetStep,
     VoicemailStep,
 )
+from ivrd.flow.templating import TemplateRenderError
 
 StepOutcome = tuple[str, Route | None]
+
+STEP_ERRORS = (
+    StepFailed,
+    TemplateRenderError,
+    ArgumentError,
+    LocalProtocolError,
+    CommandError,
+    http.HttpFailed,
+)
+"""A step could not do its job (a template, an argument that cannot be sent, FreeSWITCH said
+no, no HTTP response): the flow's `on.error` decides."""
 
 
 class StepEnv:
@@ -132,8 +146,11 @@ async def run_record(
     await call.app("set", f"playback_terminators={step.end_key}")
     try:
         result = await call.app("record", arg, interruptible=False)
-    finally:
+    except Interrupted:
+        # The long-call timer: the recording is over, the call goes on elsewhere.
         await call.app("set", "playback_terminators=none")
+        raise
+    await call.app("set", "playback_terminators=none")
     frame.result = {"path": path, "seconds": result.variable("record_seconds") or ""}
     if step.save_as:
         frame.vars[step.save_as] = path

@@ -37,6 +37,8 @@ __all__ = [
 ]
 
 _FLOW_SUFFIXES = (".yaml", ".yml")
+SCENARIO_SUFFIXES = (".test.yaml", ".test.yml")
+"""`ivrd test` scenario files, kept next to their flows: never loaded as flows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,11 +161,16 @@ def _result(shown: str, flow: Flow | None, diagnostics: list[Diagnostic]) -> Loa
 
 
 def find_flow_files(directory: str | os.PathLike[str]) -> list[str]:
-    """Every `*.yaml`/`*.yml` under `directory`, hidden directories skipped, sorted."""
+    """Every `*.yaml`/`*.yml` under `directory` but scenario files (`*.test.yaml`), hidden
+    directories skipped, sorted."""
     found: list[str] = []
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        found.extend(os.path.join(root, f) for f in sorted(files) if f.endswith(_FLOW_SUFFIXES))
+        found.extend(
+            os.path.join(root, f)
+            for f in sorted(files)
+            if f.endswith(_FLOW_SUFFIXES) and not f.endswith(SCENARIO_SUFFIXES)
+        )
     return sorted(found)
 
 

@@ -10,13 +10,13 @@ which steps and outcomes no scenario reached; `simulate` is a call in the termin
 from ivrd.scenarios.expect import Failure
 from ivrd.scenarios.loading import ScenarioCase, find_scenario_files, load_scenario_file
 from ivrd.scenarios.schema import scenario_json_schema
-from ivrd.scenarios.suite import ScenarioResult, TestRun, run_tests
+from ivrd.scenarios.suite import ScenarioResult, SuiteRun, run_tests
 
 __all__ = [
     "Failure",
     "ScenarioCase",
     "ScenarioResult",
-    "TestRun",
+    "SuiteRun",
     "find_scenario_files",
     "load_scenario_file",
     "run_tests",

@@ -27,9 +27,16 @@ from ivrd.scenarios.loading import PlannedAction
 from ivrd.scenarios.targets import QUESTION_APPS, AppTarget
 from ivrd.testing import OutboundCall
 
-__all__ = ["ActedAction", "play_caller"]
+__all__ = [
+    "QUESTION",
+    "ActedAction",
+    "app_ended",
+    "call_over",
+    "play_caller",
+    "wait_for_app",
+]
 
-NEXT_QUESTION = AppTarget("the next question", QUESTION_APPS)
+QUESTION = AppTarget("the next question", QUESTION_APPS)
 
 
 @dataclass(slots=True)
@@ -51,26 +58,26 @@ class ActedAction:
         return f"{self.number}. {self.description}: {when}"
 
 
-def _over(call: OutboundCall) -> bool:
+def call_over(call: OutboundCall) -> bool:
     # A function, not `call.up` inline: the call can end during any await.
     return not call.up
 
 
-def _running(call: OutboundCall, index: int) -> bool:
+def app_running(call: OutboundCall, index: int) -> bool:
     app = call.record.apps[index]
     return app.started_at is not None and app.ended_at is None
 
 
-def _ended(call: OutboundCall, index: int) -> bool:
+def app_ended(call: OutboundCall, index: int) -> bool:
     return call.record.apps[index].ended_at is not None
 
 
-async def _wait_app(
+async def wait_for_app(
     call: OutboundCall, target: AppTarget, cursor: int, nth: int | None, *, ended: bool
 ) -> int | None:
     """The index (in `record.apps`) of the application the trigger waits for; None when the
     call ended first or the n-th one had already ended."""
-    state = _ended if ended else _running
+    state = app_ended if ended else app_running
     while call.up:
         matching = [
             index for index, app in enumerate(call.record.apps) if target.matches(app.name, app.arg)
@@ -80,7 +87,7 @@ async def _wait_app(
                 index = matching[nth - 1]
                 if state(call, index):
                     return index
-                if not ended and _ended(call, index):
+                if not ended and app_ended(call, index):
                     return None
         else:
             for index in matching:
@@ -117,15 +124,15 @@ async def play_caller(
         target = planned.target
         bare_silence = action.kind == "silence" and not isinstance(action.silence, timedelta)
         if target is None and action.at is None and (action.kind == "press" or bare_silence):
-            target = NEXT_QUESTION
+            target = QUESTION
         used: int | None = None
         if action.at is not None:
             if not await _at(call, action.at):
                 return
         elif target is not None:
             ends = action.after is not None
-            used = await _wait_app(call, target, cursor, action.nth, ended=ends)
-            if _over(call):
+            used = await wait_for_app(call, target, cursor, action.nth, ended=ends)
+            if call_over(call):
                 return
             if used is None:
                 record.note = f"skipped: {target.label} #{action.nth} had already ended"
@@ -133,14 +140,14 @@ async def play_caller(
             cursor = max(cursor, used)
         if action.delay:
             await anyio.sleep(action.delay.total_seconds())
-        if _over(call):
+        if call_over(call):
             return
         record.at = _seconds_in(call)
         if action.press is not None:
             for position, key in enumerate(action.press):
                 if position:
                     await anyio.sleep(action.interval.total_seconds())
-                if _over(call):
+                if call_over(call):
                     return
                 call.press(key)
         elif action.hangup:
@@ -149,5 +156,5 @@ async def play_caller(
         elif isinstance(action.silence, timedelta):
             await anyio.sleep(action.silence.total_seconds())
         elif used is not None:
-            while call.up and not _ended(call, used):
+            while call.up and not app_ended(call, used):
                 await call.changed.wait()

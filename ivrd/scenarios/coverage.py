@@ -30,7 +30,7 @@ class CoverageItem:
     kind: str
     """`step`, `outcome` or `hook`."""
     label: str
-    """`main_menu`, `main_menu: 1`, `lookup: next [else]`, `on.key *0`."""
+    """What it is, for people: `step`, `outcome '1'`, `outcome 'next', branch 'else'`, `hook`."""
     path: Path
     reached: bool
 
@@ -86,7 +86,7 @@ def _flow_items(
 ) -> list[CoverageItem]:
     items: list[CoverageItem] = []
     for name in flow.steps:
-        items.append(CoverageItem("step", name, ("steps", name), (flow.name, name) in steps))
+        items.append(CoverageItem("step", "step", ("steps", name), (flow.name, name) in steps))
         for outcome, path, route in flow.outcome_routes(name):
             if route is None:
                 continue
@@ -95,20 +95,18 @@ def _flow_items(
                 branches.append(("else", len(route.root) - 1))
                 for branch, index in branches:
                     reached = (flow.name, name, outcome, branch) in outcomes
-                    label = f"{name}: {outcome} [{'if ' if branch != 'else' else ''}{branch}]"
+                    label = f"outcome '{outcome}', branch '{branch}'"
                     items.append(CoverageItem("outcome", label, (*path, index), reached))
             else:
                 reached = (flow.name, name, outcome) in outcomes
-                items.append(CoverageItem("outcome", f"{name}: {outcome}", path, reached))
-    hooks: list[tuple[str, str, Path]] = [
-        (f"key {keys}", f"on.key {keys}", ("on", "key", keys)) for keys in flow.on.key
-    ]
+                items.append(CoverageItem("outcome", f"outcome '{outcome}'", path, reached))
+    hooks: list[tuple[str, Path]] = [(f"key {keys}", ("on", "key", keys)) for keys in flow.on.key]
     if flow.on.error is not None:
-        hooks.append(("error", "on.error", ("on", "error")))
+        hooks.append(("error", ("on", "error")))
     if flow.on.call_longer_than is not None:
-        hooks.append(("call_longer_than", "on.call_longer_than", ("on", "call_longer_than")))
-    for outcome, label, path in hooks:
-        items.append(CoverageItem("hook", label, path, (flow.name, "", outcome) in outcomes))
+        hooks.append(("call_longer_than", ("on", "call_longer_than")))
+    for outcome, path in hooks:
+        items.append(CoverageItem("hook", "hook", path, (flow.name, "", outcome) in outcomes))
     return items
 
 
@@ -143,6 +141,6 @@ def format_coverage(coverage: Sequence[FlowCoverage]) -> str:
             if source is not None:
                 position = source.position(item.path)
                 where = f"{entry.file}:{position.line}:{position.column}: "
-            what = "never entered" if item.kind == "step" else "never taken"
-            lines.append(f"  {where}{format_path(item.path)}: {item.label}: {what}")
+            what = {"step": "never entered", "hook": "never fired"}.get(item.kind, "never taken")
+            lines.append(f"  {where}{format_path(item.path)}: {item.label} {what}")
     return "".join(f"{line}\n" for line in lines)

@@ -1,7 +1,8 @@
 """Loading scenario files: YAML with positions, the models, the flows they test, cross-checks.
 
-`load_scenario_file(path)` never raises for a problem in the file: it returns the cases it could
-build and every diagnostic, located like flow diagnostics (`file:line:col: path: message`).
+`load_scenario_file(path)` never raises for a problem in the file: it returns the file's cases,
+or, when anything is wrong, none and every diagnostic, located like flow diagnostics
+(`file:line:col: path: message`).
 Beyond the models it checks what needs the flow: the flow file loads, the steps named in
 `during`/`after` and `expect.path` exist, mocked services are the flow's. `defaults` are merged
 into each scenario here, so a `ScenarioCase` is everything one test call needs.
@@ -18,9 +19,18 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ivrd.flow import Diagnostic, Expression, Flow, Template, load_flow, sort_diagnostics
+from ivrd.flow import (
+    Diagnostic,
+    Expression,
+    Flow,
+    LoadResult,
+    Template,
+    load_flow,
+    sort_diagnostics,
+)
 from ivrd.flow.checks import Reporter
 from ivrd.flow.errors import did_you_mean
+from ivrd.flow.loading import SCENARIO_SUFFIXES
 from ivrd.flow.validation import diagnostics_from_validation_error
 from ivrd.flow.walk import walk
 from ivrd.flow.yamlpos import Path as DataPath
@@ -43,8 +53,6 @@ __all__ = [
     "find_scenario_files",
     "load_scenario_file",
 ]
-
-SCENARIO_SUFFIXES = (".test.yaml", ".test.yml")
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +121,7 @@ def find_scenario_files(paths: Iterable[str]) -> tuple[list[str], list[Diagnosti
     return list(dict.fromkeys(found)), problems
 
 
-def load_scenario_file(path: str, flows: dict[Path, Flow | None] | None = None) -> LoadedFile:
+def load_scenario_file(path: str, flows: dict[Path, LoadResult] | None = None) -> LoadedFile:
     """Read, validate and cross-check one scenario file. `flows` caches flows across files."""
     loaded = LoadedFile(path)
     try:
@@ -208,7 +216,7 @@ def used_secrets(flow: Flow) -> set[str]:
 
 class _Builder:
     def __init__(
-        self, file: str, model: ScenarioFile, source: SourceMap, flows: dict[Path, Flow | None]
+        self, file: str, model: ScenarioFile, source: SourceMap, flows: dict[Path, LoadResult]
     ) -> None:
         self.file = file
         self.model = model
@@ -223,17 +231,14 @@ class _Builder:
             self.report.error(where, f"no such flow file '{relative}' (relative to this file)")
             return None
         if key not in self.flows:
-            result = load_flow(shown)
-            self.flows[key] = result.flow
-            if result.flow is None:
-                first = next(iter(result.errors), None)
-                detail = f": {first}" if first is not None else ""
-                self.report.error(where, f"the flow '{relative}' does not load{detail}")
-        flow = self.flows[key]
-        if flow is None:
-            self.report.error(where, f"the flow '{relative}' does not load")
+            self.flows[key] = load_flow(shown)
+        result = self.flows[key]
+        if result.flow is None:
+            first = next(iter(result.errors), None)
+            detail = f": {first}" if first is not None else ""
+            self.report.error(where, f"the flow '{relative}' does not load{detail}")
             return None
-        return shown, flow
+        return shown, result.flow
 
     def build(self) -> list[ScenarioCase]:
         cases: list[ScenarioCase] = []
@@ -261,7 +266,7 @@ class _Builder:
     ) -> ScenarioCase | None:
         before = len(self.report.diagnostics)
         settings = _merge(self.model.defaults, scenario)
-        planned = self.plan(name, scenario.caller, flow)
+        planned = self.plan(name, scenario.caller, flow, settings.variables)
         self.check_steps(name, scenario.expect, flow)
         self.check_services(name, scenario, flow)
         if len(self.report.diagnostics) > before:
@@ -285,7 +290,11 @@ class _Builder:
         )
 
     def plan(
-        self, name: str, actions: tuple[CallerAction, ...], flow: Flow
+        self,
+        name: str,
+        actions: tuple[CallerAction, ...],
+        flow: Flow,
+        variables: Mapping[str, str],
     ) -> tuple[PlannedAction, ...]:
         planned: list[PlannedAction] = []
         for index, action in enumerate(actions):
@@ -295,7 +304,7 @@ class _Builder:
                 if wanted is None:
                     continue
                 try:
-                    target = resolve_target(flow, wanted)
+                    target = resolve_target(flow, wanted, variables)
                 except TargetError as exc:
                     self.report.error(("scenarios", name, "caller", index, trigger), str(exc))
             planned.append(PlannedAction(index + 1, action, target))

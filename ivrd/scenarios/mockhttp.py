@@ -13,7 +13,7 @@ ConnectError, as a service that is down would.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import anyio
@@ -62,7 +62,10 @@ class MockServices(httpx.AsyncBaseTransport):
         flow: Flow,
         replies: Mapping[str, tuple[HttpReply, ...]],
         secrets: Mapping[str, str],
+        *,
+        on_request: Callable[[SeenRequest], None] | None = None,
     ) -> None:
+        self.on_request = on_request
         services = base_urls(flow, secrets)
         self.rules: list[tuple[str, HttpReply]] = []
         for key, answers in replies.items():
@@ -88,25 +91,30 @@ class MockServices(httpx.AsyncBaseTransport):
             return index
         return None
 
+    def _saw(self, request: SeenRequest) -> None:
+        self.seen.append(request)
+        if self.on_request is not None:
+            self.on_request(request)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         index = self._match(request)
         shown = str(request.url)
         if index is None:
-            self.seen.append(SeenRequest(request.method, shown, "refused (no mock matches)"))
+            self._saw(SeenRequest(request.method, shown, "refused (no mock matches)"))
             raise httpx.ConnectError("connection refused (no mock matches)", request=request)
         self.used[index] += 1
         reply = self.rules[index][1]
         timeout = request.extensions.get("timeout", {}).get("read")
         if reply.failure == "refused":
-            self.seen.append(SeenRequest(request.method, shown, "refused"))
+            self._saw(SeenRequest(request.method, shown, "refused"))
             raise httpx.ConnectError("connection refused (mocked)", request=request)
         delay = reply.delay.total_seconds()
         if reply.failure == "timeout" or (timeout is not None and delay > timeout):
-            self.seen.append(SeenRequest(request.method, shown, "timeout"))
+            self._saw(SeenRequest(request.method, shown, "timeout"))
             await anyio.sleep(timeout or 0)
             raise httpx.ReadTimeout("timed out (mocked)", request=request)
         await anyio.sleep(delay)
-        self.seen.append(SeenRequest(request.method, shown, str(reply.status)))
+        self._saw(SeenRequest(request.method, shown, str(reply.status)))
         headers = dict(reply.headers)
         if reply.json_body is not None:
             return httpx.Response(reply.status, json=reply.json_body, headers=headers)

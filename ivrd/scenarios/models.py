@@ -12,22 +12,31 @@ type is taken from how YAML reads a scalar is an HTTP mock's `json:` body (see `
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
-from typing import Annotated, Any, ClassVar, Literal, get_args
+from datetime import timedelta
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BeforeValidator,
     Field,
-    PlainValidator,
     WithJsonSchema,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
 
 from ivrd.flow.base import FlowModel, field_error
-from ivrd.flow.durations import DURATION_PATTERN, Duration, DurationError, parse_duration
+from ivrd.flow.durations import Duration
+from ivrd.flow.errors import did_you_mean
 from ivrd.flow.fieldtypes import AppName, ChannelVar, Flag, TimeZone, VarName
+from ivrd.scenarios.fields import (
+    DISPOSITIONS,
+    NEXT_QUESTION,
+    Cause,
+    Disposition,
+    Keys,
+    Moment,
+    Silence,
+    Target,
+)
 
 __all__ = [
     "DISPOSITIONS",
@@ -39,104 +48,6 @@ __all__ = [
     "ScenarioSettings",
     "TransferResult",
 ]
-
-Disposition = Literal["hangup", "caller_hangup", "error", "max_steps", "disconnected", "stopped"]
-DISPOSITIONS: tuple[str, ...] = get_args(Disposition)
-NEXT_QUESTION = "question"
-"""`silence` with no duration: let the next question (menu or ask) time out."""
-KEYS_PATTERN = r"^[0-9*#A-D]{1,64}$"
-_KEYS = re.compile(KEYS_PATTERN)
-_TARGET = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_CAUSE = re.compile(r"^[A-Z][A-Z0-9_]*$")
-_DATE_EXAMPLE = "write it like 2026-12-24T10:00:00+01:00, or 2026-12-24 10:00 in the flow's zone"
-
-
-def _text(value: Any, what: str) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return str(value)
-    raise PydanticCustomError("text_type", "must be {what}", {"what": what})
-
-
-def _keys(value: Any) -> str:
-    text = _text(value, 'keys such as "1" or "12345678#"').upper()
-    if _KEYS.fullmatch(text) is None:
-        raise PydanticCustomError(
-            "keys", "'{value}' is not a key sequence: use 0-9, *, # and A-D", {"value": text}
-        )
-    return text
-
-
-Keys = Annotated[
-    str,
-    PlainValidator(_keys),
-    WithJsonSchema({"type": ["string", "integer"], "pattern": KEYS_PATTERN}),
-]
-"""Keys the caller presses: `1`, `*0`, `12345678#`."""
-
-
-def _target(value: Any) -> str:
-    text = _text(value, "a step or application name")
-    if _TARGET.fullmatch(text) is None:
-        raise PydanticCustomError(
-            "target", "'{value}' is not a step or application name", {"value": text}
-        )
-    return text
-
-
-Target = Annotated[
-    str, PlainValidator(_target), WithJsonSchema({"type": "string", "pattern": _TARGET.pattern})
-]
-"""A step of the flow (its application), an application name, `prompt` or `question`."""
-
-
-def _cause(value: Any) -> str:
-    text = _text(value, "a hangup cause such as NORMAL_CLEARING")
-    if _CAUSE.fullmatch(text) is None:
-        raise PydanticCustomError(
-            "cause", "'{value}' is not a hangup cause such as NORMAL_CLEARING", {"value": text}
-        )
-    return text
-
-
-Cause = Annotated[
-    str, PlainValidator(_cause), WithJsonSchema({"type": "string", "pattern": _CAUSE.pattern})
-]
-
-
-def _moment(value: Any) -> datetime:
-    if isinstance(value, datetime):
-        return value
-    text = _text(value, "a date and time").strip()
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        raise PydanticCustomError(
-            "moment",
-            "'{value}' is not a date and time; {example}",
-            {"value": text, "example": _DATE_EXAMPLE},
-        ) from None
-
-
-Moment = Annotated[
-    datetime,
-    PlainValidator(_moment),
-    WithJsonSchema({"type": "string", "examples": ["2026-12-24T10:00:00+01:00"]}),
-]
-"""A date and time; without an offset it is read in `timezone` (default: the flow's)."""
-
-
-DURATION_SCHEMA = {"type": "string", "pattern": DURATION_PATTERN}
-
-
-def parse_silence(value: Any) -> timedelta:
-    try:
-        return parse_duration(_text(value, "a duration such as 6s"))
-    except DurationError as exc:
-        raise PydanticCustomError("duration", str(exc)) from None
 
 
 def _as_list(value: Any) -> Any:
@@ -193,23 +104,6 @@ class TransferResult(FlowModel):
         return {"result": data} if isinstance(data, str) else data
 
 
-def _silence(value: Any) -> timedelta | str:
-    if isinstance(value, timedelta):
-        return value
-    if value == NEXT_QUESTION:
-        return NEXT_QUESTION
-    return parse_silence(value)
-
-
-Silence = Annotated[
-    timedelta | str,
-    PlainValidator(_silence),
-    WithJsonSchema(
-        {"anyOf": [{"type": "null"}, {"const": NEXT_QUESTION}, DURATION_SCHEMA]},
-    ),
-]
-
-
 class CallerAction(FlowModel):
     """One thing the caller does: `press`, `silence` or `hangup`, each at its trigger.
 
@@ -254,6 +148,13 @@ class CallerAction(FlowModel):
             return {"silence": NEXT_QUESTION}
         if data == "hangup":
             return {"hangup": True}
+        if isinstance(data, str):
+            raise PydanticCustomError(
+                "action",
+                "a caller action is press: KEYS, silence, silence: DURATION or hangup, "
+                "not '{value}'{hint}",
+                {"value": data, "hint": did_you_mean(data, ("silence", "hangup"))},
+            )
         if not isinstance(data, dict):
             return data
         data = dict(data)

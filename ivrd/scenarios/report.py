@@ -15,7 +15,7 @@ from ivrd.engine import Trace
 from ivrd.flow import Diagnostic
 from ivrd.scenarios.expect import show_value
 from ivrd.scenarios.runner import CallOutcome
-from ivrd.scenarios.suite import ScenarioResult, TestRun
+from ivrd.scenarios.suite import ScenarioResult, SuiteRun
 
 __all__ = [
     "format_details",
@@ -74,7 +74,6 @@ def _outcome_lines(outcome: CallOutcome) -> list[str]:
     record = outcome.record
     if record is not None:
         lines += [f"fake FreeSWITCH: {note}" for note in record.notes]
-        lines += [f"fake FreeSWITCH: {v.kind}: {v.detail}" for v in record.violations]
     return lines
 
 
@@ -90,7 +89,7 @@ def format_problems(problems: Iterable[Diagnostic]) -> str:
     return "".join(f"{problem}\n" for problem in problems)
 
 
-def format_report(run: TestRun, *, lines: bool = True) -> str:
+def format_report(run: SuiteRun, *, lines: bool = True) -> str:
     """The whole report; `lines=False` leaves out the per-scenario lines (already printed)."""
     out: list[str] = []
     if lines:
@@ -105,7 +104,7 @@ def format_report(run: TestRun, *, lines: bool = True) -> str:
     return "".join(out)
 
 
-def junit_xml(run: TestRun) -> str:
+def junit_xml(run: SuiteRun) -> str:
     """The run as JUnit XML: a test suite per scenario file, a test case per scenario."""
     root = ET.Element("testsuites", name="ivrd test", time=f"{run.seconds:.3f}")
     suites: dict[str, ET.Element] = {}

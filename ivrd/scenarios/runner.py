@@ -19,10 +19,11 @@ import logging
 import time
 import uuid as uuidlib
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import anyio
 import httpx
@@ -45,9 +46,17 @@ from ivrd.testing import (
     Failed,
     FakeFreeSWITCH,
     NoAnswer,
+    OutboundCall,
 )
 
-__all__ = ["CallOutcome", "run_cases", "run_in_mock_time"]
+__all__ = [
+    "CallLogs",
+    "CallOutcome",
+    "collecting_logs",
+    "run_case",
+    "run_cases",
+    "run_in_mock_time",
+]
 
 DEFAULT_MAX_DURATION = 3600.0
 """Simulated seconds a scenario's call may last unless it sets `max_duration`."""
@@ -116,14 +125,25 @@ def _channel(case: ScenarioCase, uuid: str) -> Channel:
     )
 
 
-async def run_case(case: ScenarioCase, started: datetime) -> CallOutcome:
+Act = Callable[[OutboundCall, list[ActedAction]], Coroutine[Any, Any, None]]
+"""The caller's side of a call: acts on the live fake call (the scenario's `play_caller`, or a
+person typing in `ivrd simulate`); cancelled when the call is over."""
+
+
+async def run_case(
+    case: ScenarioCase,
+    started: datetime,
+    *,
+    act: Act | None = None,
+    on_request: Callable[[SeenRequest], None] | None = None,
+) -> CallOutcome:
     """One scenario's call, start to end; `started` is "now" for scenarios without `at`."""
     outcome = CallOutcome()
     uuid = str(uuidlib.uuid4())
     began = anyio.current_time()
     start = case.start or started
     settings = case.settings
-    services = MockServices(case.flow, settings.http, case.secrets)
+    services = MockServices(case.flow, settings.http, case.secrets, on_request=on_request)
     finished = anyio.Event()
 
     def now() -> datetime:
@@ -155,7 +175,10 @@ async def run_case(case: ScenarioCase, started: datetime) -> CallOutcome:
         call = fake.new_call(
             "127.0.0.1", port, caller=_fake_caller(case), channel=_channel(case, uuid)
         )
-        tasks.start_soon(play_caller, call, case.caller, outcome.actions)
+        if act is None:
+            tasks.start_soon(play_caller, call, case.caller, outcome.actions)
+        else:
+            tasks.start_soon(act, call, outcome.actions)
         with anyio.fail_after(CONNECT_TIMEOUT):
             stream = await anyio.connect_tcp("127.0.0.1", port)
         record = outcome.record = await call.run(stream, limit)
@@ -171,7 +194,7 @@ async def run_case(case: ScenarioCase, started: datetime) -> CallOutcome:
     return outcome
 
 
-class _CallLogs(logging.Handler):
+class CallLogs(logging.Handler):
     """Keeps the warnings ivrd logs, by call uuid."""
 
     def __init__(self) -> None:
@@ -185,8 +208,9 @@ class _CallLogs(logging.Handler):
 
 
 @contextmanager
-def _collecting_logs() -> Iterator[_CallLogs]:
-    handler = _CallLogs()
+def collecting_logs() -> Iterator[CallLogs]:
+    """Keep ivrd's warnings by call while the block runs (instead of printing them)."""
+    handler = CallLogs()
     logger = logging.getLogger("ivrd")
     logger.addHandler(handler)
     try:
@@ -216,7 +240,7 @@ async def _run_all(
             if done is not None:
                 done(case, result)
 
-    with _collecting_logs() as logs:
+    with collecting_logs() as logs:
         async with anyio.create_task_group() as tasks:
             for index, case in enumerate(cases):
                 tasks.start_soon(one, index, case)

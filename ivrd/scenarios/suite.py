@@ -1,6 +1,6 @@
 """`ivrd test` as a library call: find scenario files, load them, run every case, judge it.
 
-`run_tests(paths)` returns a `TestRun` (results, file problems, timing); it never prints.
+`run_tests(paths)` returns a `SuiteRun` (results, file problems, timing); it never prints.
 Exit codes for CI follow pytest: 0 every scenario passed, 1 some failed, 2 a file could not
 be used (a path that does not exist, a scenario file or flow with errors, nothing found).
 """
@@ -12,12 +12,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivrd.flow import Diagnostic, Flow, Severity
+from ivrd.flow import Diagnostic, LoadResult, Severity
 from ivrd.scenarios.expect import Failure, check_outcome
 from ivrd.scenarios.loading import ScenarioCase, find_scenario_files, load_scenario_file
 from ivrd.scenarios.runner import DEFAULT_CONCURRENCY, CallOutcome, run_cases
 
-__all__ = ["ScenarioResult", "TestRun", "run_tests"]
+__all__ = ["ScenarioResult", "SuiteRun", "run_tests"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class ScenarioResult:
 
 
 @dataclass(slots=True)
-class TestRun:
+class SuiteRun:
     """Everything `ivrd test` found and ran."""
 
     paths: tuple[str, ...]
@@ -73,7 +73,7 @@ class TestRun:
         return f"{', '.join(parts)} in {self.seconds:.2f}s"
 
 
-def load_cases(paths: Sequence[str], run: TestRun) -> list[ScenarioCase]:
+def load_cases(paths: Sequence[str], run: SuiteRun) -> list[ScenarioCase]:
     files, problems = find_scenario_files(paths)
     run.files = files
     run.problems.extend(problems)
@@ -82,7 +82,7 @@ def load_cases(paths: Sequence[str], run: TestRun) -> list[ScenarioCase]:
         run.problems.append(
             Diagnostic(where, 1, 1, "", "no scenario files (*.test.yaml) found here")
         )
-    flows: dict[Path, Flow | None] = {}
+    flows: dict[Path, LoadResult] = {}
     cases: list[ScenarioCase] = []
     for file in files:
         loaded = load_scenario_file(file, flows)
@@ -96,13 +96,13 @@ def run_tests(
     *,
     concurrency: int = DEFAULT_CONCURRENCY,
     on_result: Callable[[ScenarioResult], None] | None = None,
-) -> TestRun:
+) -> SuiteRun:
     """Find, load, run and judge the scenarios under `paths` (files or directories).
 
     `on_result` is called with each result as its scenario finishes, for progress output.
     """
     clock = time.perf_counter()
-    run = TestRun(tuple(paths))
+    run = SuiteRun(tuple(paths))
     cases = load_cases(paths, run)
     by_case: dict[int, ScenarioResult] = {}
 

@@ -11,7 +11,8 @@ know which application is main_menu's. Each step type waits in one kind of appli
 
 and the application's argument tells the steps apart: it must contain the constant text of
 the step's prompt (every language), targets or argument. Template parts cannot be known before
-the call, so a step whose text is all template matches any application of its kind. When two
+the call except flow variables' start values (the flow's `variables`, and a scenario's), so a
+step whose text depends on other data matches any application of its kind. When two
 steps play the same thing, the first such application that runs is taken (`nth:` picks
 another). Steps that run no application (check_hours, choose, set, http, run) cannot be acted
 "during". Besides steps, a target may be an application name, `prompt` (any prompt
@@ -23,7 +24,7 @@ and `ivrd simulate`.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from ivrd.flow import (
@@ -41,6 +42,7 @@ from ivrd.flow import (
     RecordStep,
     SayItem,
     Template,
+    TemplateRenderError,
     TransferStep,
     VoicemailStep,
 )
@@ -54,6 +56,7 @@ __all__ = [
     "all_steps",
     "heard",
     "resolve_target",
+    "start_variables",
     "step_targets",
 ]
 
@@ -94,8 +97,15 @@ def all_steps(flow: Flow) -> Iterator[tuple[Flow, str]]:
         pending.extend(current.subflow(name) for name in current.subflows)
 
 
-def _constant(template: Template) -> str:
-    """The text of a template up to its first `{{ }}`: what is known before the call."""
+def _constant(template: Template, variables: Mapping[str, str] | None = None) -> str:
+    """What is known of a template's text before the call: all of it when it reads only flow
+    variables given in `variables`, else the text up to its first `{{ }}`."""
+    if variables is not None and not template.is_constant:
+        context = {"vars": dict(variables), "call": {}, "secrets": {}, "result": {}, "flow": {}}
+        try:
+            return template.render(context).strip()
+        except TemplateRenderError:
+            pass
     source = template.source
     for marker in ("{{", "{%", "{#"):
         source = source.split(marker, 1)[0]
@@ -130,9 +140,20 @@ def _prompt_markers(flow: Flow, use: object, first_only: bool) -> tuple[str, tup
     return app, tuple(dict.fromkeys(markers))
 
 
-def step_targets(flow: Flow, name: str) -> AppTarget:
-    """The application step `name` of `flow` waits in; TargetError for steps that run none."""
+def start_variables(flow: Flow, given: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The flow variables known before the call: the flow's constant ones, then `given`."""
+    known = {k: t.source for k, t in flow.variables.items() if t.is_constant}
+    known.update(given or {})
+    return known
+
+
+def step_targets(flow: Flow, name: str, variables: Mapping[str, str] | None = None) -> AppTarget:
+    """The application step `name` of `flow` waits in; TargetError for steps that run none.
+
+    `variables` (default: `start_variables(flow)`) fill templates in targets and arguments.
+    """
     step = flow.steps[name]
+    known = start_variables(flow) if variables is None else variables
     label = f"step {name}"
     if isinstance(step, InputStep):
         _, markers = _prompt_markers(flow, step.prompt, first_only=False)
@@ -141,17 +162,17 @@ def step_targets(flow: Flow, name: str) -> AppTarget:
         app, markers = _prompt_markers(flow, step.prompt, first_only=True)
         return AppTarget(f"{label} ({app})", (app,), markers)
     if isinstance(step, TransferStep):
-        targets = tuple(text for text in (_constant(t) for t in step.to) if text)
+        targets = tuple(text for text in (_constant(t, known) for t in step.to) if text)
         return AppTarget(f"{label} (bridge)", ("bridge",), targets)
     if isinstance(step, QueueStep):
-        queue = _constant(step.name)
+        queue = _constant(step.name, known)
         return AppTarget(f"{label} (callcenter)", ("callcenter",), (queue,) if queue else ())
     if isinstance(step, VoicemailStep):
         return AppTarget(f"{label} (voicemail)", ("voicemail",))
     if isinstance(step, RecordStep):
         return AppTarget(f"{label} (record)", ("record",))
     if isinstance(step, AppStep):
-        arg = _constant(step.arg) if step.arg is not None else ""
+        arg = _constant(step.arg, known) if step.arg is not None else ""
         return AppTarget(f"{label} ({step.name})", (step.name,), (arg,) if arg else ())
     raise TargetError(
         f"step '{name}' ({step.type}) runs no FreeSWITCH application to act during; "
@@ -159,11 +180,12 @@ def step_targets(flow: Flow, name: str) -> AppTarget:
     )
 
 
-def resolve_target(flow: Flow, name: str) -> AppTarget:
-    """A step of the flow or its subflows, `prompt`, `question`, or an application name."""
+def resolve_target(flow: Flow, name: str, variables: Mapping[str, str] | None = None) -> AppTarget:
+    """A step of the flow or its subflows, `prompt`, `question`, or an application name;
+    `variables` are the scenario's start values, over the flow's."""
     for owner, step in all_steps(flow):
         if step == name:
-            return step_targets(owner, name)
+            return step_targets(owner, name, start_variables(owner, variables))
     if name == "prompt":
         return AppTarget("a prompt", PROMPT_APPS)
     if name == "question":
@@ -183,10 +205,11 @@ def _file_parts(files: str) -> list[str]:
 
 def _said(arg: str) -> str:
     words = arg.split(" ", 3)
-    if len(words) == 4 and words[2] == "iterated":
-        return f"digits:{words[3]}"
-    if len(words) == 4 and words[2] == "pronounced":
-        return f"number:{words[3]}"
+    if len(words) == 4 and words[1] == "number":
+        if words[2] == "iterated":
+            return f"digits:{words[3]}"
+        if words[2] == "pronounced":
+            return f"number:{words[3]}"
     return f"say:{arg}"
 
 

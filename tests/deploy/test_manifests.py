@@ -435,7 +435,11 @@ def test_the_dialplan_hands_calls_to_two_instances_in_turn(
 
 def test_the_dialplan_picks_flows_that_exist(container_config: dict[str, Any]) -> None:
     root = ET.parse(DEPLOY / "freeswitch/dialplan/ivrd.xml").getroot()
-    flow_names = {load_yaml(path)["name"] for path in (REPO / "flows").glob("*.yaml")}
+    flow_names = {
+        load_yaml(path)["name"]
+        for path in (REPO / "flows").glob("*.yaml")
+        if not path.name.endswith(".test.yaml")
+    }
     variable = container_config["routing"]["variable"]
 
     chosen = [

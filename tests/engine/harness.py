@@ -5,7 +5,7 @@ with `run_call`; HTTP services are an httpx MockTransport. `run()` returns what 
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cache
@@ -19,7 +19,7 @@ import pytest
 from ivrd.engine import Trace, run_call
 from ivrd.esl import OutboundServer, OutboundSession
 from ivrd.flow import Flow, load_flow, load_flow_text
-from ivrd.testing import CallRecord, Caller, Channel, FakeFreeSWITCH, OutboundCall
+from ivrd.testing import Caller, CallRecord, Channel, FakeFreeSWITCH, OutboundCall
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
 SECRETS = {"CRM_TOKEN": "crm-secret-token", "BANK_API_KEY": "bank-secret-key"}
@@ -114,10 +114,25 @@ class Ran:
         return found[nth - 1]
 
     def assert_clean(self) -> None:
-        """The session behaved: no protocol violations, apps one at a time, exit at the end."""
+        """The session behaved (no protocol violations, applications one at a time, `exit` at
+        the end) and the trace tells the truth: its commands, in order, are the applications
+        FreeSWITCH received (masked as the trace masks them)."""
         assert self.record.violations == []
         assert all(app.event_lock and not app.nested for app in self.record.apps)
         assert self.record.exit_sent
+        assert self.traced_apps() == [
+            self.trace.redact(f"{name} {arg}".rstrip()) for name, arg in self.apps
+        ]
+
+    def traced_apps(self) -> list[str]:
+        """The applications in the trace: the set-up, each step's, what came after the steps."""
+        trace = self.trace
+        commands = [
+            *trace.commands[:1],
+            *(command for step in trace.steps for command in step.commands),
+            *trace.commands[1:],
+        ]
+        return [c for c in commands if not c.startswith(("http ", "uuid_setvar "))]
 
 
 async def run(
@@ -131,7 +146,7 @@ async def run(
     max_steps: int | None = None,
     variables: Mapping[str, Any] | None = None,
     fake: FakeFreeSWITCH | None = None,
-    during: Callable[[OutboundCall], Awaitable[None]] | None = None,
+    during: Callable[[OutboundCall], Coroutine[Any, Any, None]] | None = None,
     limit: float = 4 * 3600,
 ) -> Ran:
     """One call through the whole stack; fails the test after `limit` (mock) seconds.

@@ -4,6 +4,7 @@ applications FreeSWITCH was asked to run, in order, and the trace the engine wro
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import anyio
 import httpx
@@ -18,6 +19,7 @@ from ivrd.testing import (
     OutboundCall,
     Press,
     Silence,
+    Step,
 )
 
 from .harness import (
@@ -25,8 +27,9 @@ from .harness import (
     CLOSED,
     HOLIDAY,
     MASK,
+    OPEN,
+    Ran,
     Web,
-    app_running,
     both_backends,
     example,
     fast_caller,
@@ -40,6 +43,7 @@ pytestmark = pytest.mark.anyio
 FLOW = example("acme-main.yaml")
 ACCOUNT = "12345678"
 LOOKUP = f"GET /api/v2/accounts/{ACCOUNT}"
+LOOKUP_URL = f"https://crm.acme.example/api/v2/accounts/{MASK}?fields=first_name%2Cvip"
 PAGD = "play_and_get_digits"
 MENU = "1 1 1 5000 none {} silence_stream://250 ivrd_input [0-9*#]+ 3000"
 ASK_ACCOUNT = (
@@ -105,14 +109,8 @@ def crm(status: int = 200, **customer: object) -> Web:
     return Web({LOOKUP: httpx.Response(status, json=customer)})
 
 
-def hangup_hook(uuid: str, account: str = "") -> tuple[str, dict[str, str]]:
-    return ("POST https://crm.acme.example/api/v2/calls", {"uuid": uuid, "account": account})
-
-
-def assert_hangup_hook(ran: object, account: str = "") -> None:
-    from .harness import Ran
-
-    assert isinstance(ran, Ran)
+def assert_hangup_hook(ran: Ran, account: str = "") -> None:
+    """on.hangup told the CRM (once, last) and set the CDR field."""
     last = ran.web.requests[-1]
     assert f"{last.method} {last.url}" == "POST https://crm.acme.example/api/v2/calls"
     assert ran.web.bodies()[-1] == {"uuid": ran.record.uuid, "account": account}
@@ -121,6 +119,8 @@ def assert_hangup_hook(ran: object, account: str = "") -> None:
         "http POST https://crm.acme.example/api/v2/calls",
         "uuid_setvar ivr_flow acme-main",
     ]
+    # Set on the hung-up channel, which FreeSWITCH keeps (linger) until we send `exit`.
+    assert ran.record.variables["ivr_flow"] == "acme-main"
 
 
 # -- business hours ----------------------------------------------------------------------------
@@ -231,7 +231,10 @@ async def test_german_speaks_the_menu_and_switches_the_language() -> None:
         ("playback", "ivr/acme/de/goodbye.wav"),
         ("hangup", "NORMAL_CLEARING"),
     ]
-    assert ran.outcomes[2:4] == [("choose_language", "2", "german"), ("german", "next", "main_menu")]
+    assert ran.outcomes[2:4] == [
+        ("choose_language", "2", "german"),
+        ("german", "next", "main_menu"),
+    ]
     assert ran.record.variables["ivr_language"] == "de"
 
 
@@ -357,10 +360,7 @@ async def test_main_menu_wrong_keys_three_times_goes_to_the_operator() -> None:
 # -- account entry and the CRM -----------------------------------------------------------------
 
 
-def record_session(ran: object) -> tuple[str, str]:
-    from .harness import Ran
-
-    assert isinstance(ran, Ran)
+def record_session(ran: Ran) -> tuple[str, str]:
     return (RECORD_FOR_QUALITY[0], RECORD_FOR_QUALITY[1].format(uuid=ran.record.uuid))
 
 
@@ -391,7 +391,7 @@ async def test_vip_is_greeted_by_name_and_put_through_to_the_vip_desk() -> None:
     assert web.requests[0].headers["authorization"] == "Bearer crm-secret-token"
     # The account number is sensitive: masked wherever it shows in the trace.
     assert ran.step("account").variables == {"account": MASK}
-    assert ran.step("lookup").commands == [f"http GET https://crm.acme.example/api/v2/accounts/{MASK}"]
+    assert ran.step("lookup").commands == [f"http GET {LOOKUP_URL}"]
     assert ran.step("lookup").variables == {"customer": {"first_name": "Ann", "vip": True}}
     assert ACCOUNT not in str(ran.trace.as_dict())
     assert_hangup_hook(ran, ACCOUNT)
@@ -487,13 +487,10 @@ async def test_crm_down_still_gets_the_caller_to_support(reply: object) -> None:
     assert (lookup.outcome, lookup.target) == ("on_error", "record_for_quality")
     assert lookup.variables == {}
     if reply is refused:
-        assert lookup.error == (
-            f"GET https://crm.acme.example/api/v2/accounts/{MASK}: ConnectError: "
-            "[Errno 111] Connection refused"
-        )
+        assert lookup.error == f"GET {LOOKUP_URL}: ConnectError: [Errno 111] Connection refused"
         assert lookup.duration == 0
     else:
-        assert lookup.error == f"GET https://crm.acme.example/api/v2/accounts/{MASK}: no response within 2s"
+        assert lookup.error == f"GET {LOOKUP_URL}: no response within 2s"
         # The service's timeout bounds the whole request.
         assert lookup.duration == pytest.approx(2)
 
@@ -595,10 +592,14 @@ def hang_up_in_http(holder: Holder, path: str) -> Web:
 
 
 VIP_SCRIPT = keys("1", "2", f"{ACCOUNT}#")
-HANGUPS = {
+HANGUPS: dict[str, tuple[datetime | None, list[Step], list[tuple[str, str]] | None]] = {
     # step: (the time of day, the caller's script, the applications sent or None)
     "welcome": (None, [HangUp(during="playback", delay=0.5)], [SETUP, ANSWER, WELCOME]),
-    "choose_language": (None, [HangUp(during=PAGD, delay=2)], [SETUP, ANSWER, WELCOME, LANGUAGE_MENU]),
+    "choose_language": (
+        None,
+        [HangUp(during=PAGD, delay=2)],
+        [SETUP, ANSWER, WELCOME, LANGUAGE_MENU],
+    ),
     "main_menu": (None, [*keys("1"), HangUp(during=PAGD, delay=2)], TO_MAIN_MENU),
     "main_menu_retry": (
         None,
@@ -628,7 +629,21 @@ HANGUPS = {
         [*keys("1", "0"), HangUp(during="playback", nth=2, delay=0.5)],
         [*TO_MAIN_MENU, *OPERATOR, GOODBYE[0]],
     ),
-    "closed_message": (CLOSED, [HangUp(during="playback")], [SETUP, ANSWER, ("playback", "ivr/acme/en/closed.wav")]),
+    "account_unknown": (
+        None,
+        [*keys("1", "2", "87654321#"), HangUp(during="speak", delay=0.5)],
+        [*TO_ACCOUNT, ("speak", "flite|kal|We could not find the account")],
+    ),
+    "support": (
+        None,
+        [*keys("1", "2", f"{ACCOUNT}#"), HangUp(during="bridge", delay=3)],
+        None,
+    ),
+    "closed_message": (
+        CLOSED,
+        [HangUp(during="playback")],
+        [SETUP, ANSWER, ("playback", "ivr/acme/en/closed.wav")],
+    ),
     "callback_recording": (CLOSED, [HangUp(during="record", delay=2)], None),
     "callback_thanks": (CLOSED, [HangUp(during="speak", nth=2)], None),
     "holiday_message": (HOLIDAY, [HangUp(during="speak")], None),
@@ -637,10 +652,9 @@ HANGUPS = {
 
 @pytest.mark.parametrize("step", list(HANGUPS))
 async def test_caller_hangs_up_in(step: str) -> None:
-    from .harness import OPEN
-
     when, script, sent = HANGUPS[step]
-    web = crm(200, first_name="Ann", vip=True)
+    web = crm(200, first_name="Ann", vip=step != "support")
+    web.routes["GET /api/v2/accounts/87654321"] = httpx.Response(404)
     web.routes["POST /api/v2/callbacks"] = httpx.Response(201)
     ran = await run(FLOW, Caller(script=script), web=web, now=when or OPEN)
     name = step.removesuffix("_retry")
@@ -652,14 +666,26 @@ async def test_caller_hangs_up_in(step: str) -> None:
     assert ran.record.hangup_by == "caller"
     # on.hangup ran once, after the call was gone.
     assert [r.url.path for r in web.requests].count("/api/v2/calls") == 1
-    assert_hangup_hook(ran, ACCOUNT if step in ("vip", "vip_desk") else "")
+    accepted = {
+        "vip": ACCOUNT,
+        "vip_desk": ACCOUNT,
+        "support": ACCOUNT,
+        "account_unknown": "87654321",
+    }
+    assert_hangup_hook(ran, accepted.get(step, ""))
+    ran.assert_clean()
+
+
+async def test_caller_hangs_up_at_once() -> None:
+    ran = await run(FLOW, Caller(script=[HangUp(after="multiset")]))
+    assert ran.apps == [SETUP]
+    assert ran.trace.disposition == "caller_hangup"
+    assert [r.url.path for r in ran.web.requests] == ["/api/v2/calls"]
     ran.assert_clean()
 
 
 @pytest.mark.parametrize("path", ["GET /api/v2/accounts/12345678", "POST /api/v2/callbacks"])
 async def test_caller_hangs_up_while_the_crm_is_answering(path: str) -> None:
-    from .harness import OPEN
-
     holder = Holder()
     web = hang_up_in_http(holder, path)
     script = VIP_SCRIPT if path.startswith("GET") else []
@@ -677,7 +703,7 @@ async def test_caller_hangs_up_while_the_crm_is_answering(path: str) -> None:
 
 # -- `*0` goes to the operator at any time, except during account entry -------------------------
 
-STAR0 = {
+STAR0: dict[str, tuple[list[Step], list[tuple[str, str]]]] = {
     # where: (script, the applications sent before the operator's transfer)
     "welcome": ([Press("*0", during="playback", delay=0.3)], [SETUP, ANSWER, WELCOME]),
     "choose_language": (
@@ -716,7 +742,8 @@ async def test_star_zero_goes_to_the_operator_from(where: str) -> None:
     assert ran.apps == [*before, *OPERATOR, *GOODBYE]
     # What was playing stopped at once: ivrd broke it (the `*` alone did not).
     interrupted = ran.record.apps[len(ran.apps) - len(OPERATOR) - len(GOODBYE) - 1]
-    assert interrupted.duration is not None and interrupted.duration < 0.5
+    assert interrupted.duration is not None
+    assert interrupted.duration < 0.5
     assert ran.trace.disposition == "hangup"
     ran.assert_clean()
 
@@ -765,3 +792,18 @@ async def test_star_then_another_key_is_not_the_hook() -> None:
     ran = await run(FLOW, caller)
     assert ran.apps == [*TO_MAIN_MENU, *OPERATOR, *GOODBYE]
     assert ran.record.apps[2].duration == pytest.approx(1.0)
+
+
+async def test_crm_answering_garbage_is_a_failure_of_the_lookup() -> None:
+    # `vars.customer.vip` cannot be evaluated on a text body: the condition fails, on.error.
+    web = Web({LOOKUP: httpx.Response(200, text="<html>maintenance</html>")})
+    ran = await run(FLOW, Caller(script=keys("1", "2", f"{ACCOUNT}#")), web=web)
+    lookup = ran.step("lookup")
+    assert (lookup.outcome, lookup.target) == ("error", "sorry_goodbye")
+    assert lookup.variables == {"customer": "<html>maintenance</html>"}
+    assert "vars.customer.vip" in (lookup.error or "")
+    assert ran.apps[len(TO_ACCOUNT) :] == [
+        ("speak", "flite|kal|Sorry, we have a technical problem. Please call again later."),
+        ("hangup", "NORMAL_TEMPORARY_FAILURE"),
+    ]
+    assert ran.trace.disposition == "hangup"

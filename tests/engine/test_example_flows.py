@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
+from ivrd.flow import load_flow_text
 from ivrd.testing import Caller, HangUp, Press, Silence
 
 from .harness import MASK, Web, both_backends, example, fast_caller, run
@@ -251,6 +254,26 @@ async def test_balance_again_then_an_agent() -> None:
 async def test_caller_hangs_up_inside_the_subflow() -> None:
     script = [*keys(ACCOUNT), HangUp(during=PAGD, delay=1)]
     ran = await run(PIN_CHECK, Caller(script=script), web=bank())
-    assert ran.outcomes[-2:] == [("verify", "caller_hangup", None), ("ask_pin", "caller_hangup", None)]
+    assert ran.outcomes[-2:] == [
+        ("verify", "caller_hangup", None),
+        ("ask_pin", "caller_hangup", None),
+    ]
     assert ran.trace.disposition == "caller_hangup"
+    ran.assert_clean()
+
+
+async def test_a_subflow_may_end_the_call(tmp_path: Path) -> None:
+    (tmp_path / "goodbye.yaml").write_text(
+        "ivr: 1\nname: goodbye\nreturns: [back]\nstart: bye\nsteps:\n"
+        "  bye: {type: hangup, prompt: {play: bye.wav}, cause: CALL_REJECTED}\n"
+    )
+    flow = load_flow_text(
+        "ivr: 1\nname: main\nsubflows: {goodbye: goodbye.yaml}\nstart: run\nsteps:\n"
+        "  run: {type: run, subflow: goodbye, returns: {back: done}}\n  done: {type: hangup}\n",
+        base_dir=tmp_path,
+    ).require()
+    ran = await run(flow, Caller())
+    assert ran.outcomes == [("run", "hangup", None), ("bye", "hangup", None)]
+    assert ran.apps[-2:] == [("playback", "bye.wav"), ("hangup", "CALL_REJECTED")]
+    assert ran.trace.disposition == "hangup"
     ran.assert_clean()

@@ -9,9 +9,9 @@ import pytest
 
 from ivrd.engine import Trace, run_call
 from ivrd.esl import OutboundServer, OutboundSession
-from ivrd.testing import Answered, Caller, Channel, FakeFreeSWITCH, Press
+from ivrd.testing import Answered, Caller, Channel, FakeFreeSWITCH, OutboundCall, Press
 
-from .harness import Web, app_running, flow_text, run
+from .harness import Web, flow_text, run
 
 pytestmark = pytest.mark.anyio
 
@@ -74,27 +74,28 @@ async def test_hangup_hook_runs_once_after_a_hangup_step_once_the_call_is_gone()
     ran = await run(FLOW, Caller(), web=web)
     assert ran.outcomes[-1] == ("bye", "hangup", None)
     assert hook_calls(web) == 1
-    assert ran.record.hangup_at is not None and times[0] >= ran.record.hangup_at
-    assert ran.record.exit_at is not None and times[0] <= ran.record.exit_at
+    assert ran.record.hangup_at is not None
+    assert times[0] >= ran.record.hangup_at
+    assert ran.record.exit_at is not None
+    assert times[0] <= ran.record.exit_at
     assert ran.trace.commands == [f"{SETUP[0]} {SETUP[1]}", "http POST https://crm.example/calls"]
     assert web.bodies()[-1] == {"uuid": ran.record.uuid}
 
 
 async def test_hangup_hook_runs_once_when_the_caller_hangs_up_mid_request() -> None:
     web = Web()
-    holder: list[object] = []
+    holder: list[OutboundCall] = []
 
     async def slow_customer(request: httpx.Request) -> httpx.Response:
-        call = holder[0]
-        call.caller_hangup("NORMAL_CLEARING")  # type: ignore[attr-defined]
+        holder[0].caller_hangup("NORMAL_CLEARING")
         await anyio.sleep(2.5)
         return httpx.Response(200, json={"name": "Ann"})
 
-    async def keep(call: object) -> None:
+    async def keep(call: OutboundCall) -> None:
         holder.append(call)
 
     web.routes["GET /customer"] = slow_customer
-    ran = await run(FLOW, Caller(), web=web, during=keep)  # type: ignore[arg-type]
+    ran = await run(FLOW, Caller(), web=web, during=keep)
     assert ran.outcomes[-1] == ("lookup", "caller_hangup", None)
     assert ran.step("lookup").variables == {}
     assert hook_calls(web) == 1
@@ -110,14 +111,26 @@ async def test_a_slow_hangup_hook_is_cut_short() -> None:
         return httpx.Response(204)
 
     web.routes["POST /calls"] = never
-    flow = flow_text(HOOKED.replace("method: POST, path: /calls,", "method: POST, path: /calls, timeout: 1h,"))
+    flow = flow_text(
+        HOOKED.replace("method: POST, path: /calls,", "method: POST, path: /calls, timeout: 1h,")
+    )
     ran = await run(flow, Caller(), web=web)
     assert ran.record.exit_after_hangup == pytest.approx(10, abs=0.1)
     assert ran.trace.disposition == "hangup"
 
 
 async def test_hangup_hook_runs_when_the_server_stops_the_call() -> None:
-    web = crm(name="Ann")
+    """The daemon cancels the call's handler (shutdown): on.hangup still runs, once."""
+    server: OutboundServer | None = None
+    web = Web()
+
+    async def customer(request: httpx.Request) -> httpx.Response:
+        assert server is not None
+        server.shutdown(grace=0)
+        await anyio.sleep(600)
+        return httpx.Response(200, json={"name": "Ann"})
+
+    web.routes["GET /customer"] = customer
     finished: list[Trace | None] = []
 
     async def handler(session: OutboundSession) -> None:
@@ -129,20 +142,12 @@ async def test_hangup_hook_runs_when_the_server_stops_the_call() -> None:
                 finished.append(trace)
 
     server = OutboundServer(handler, "127.0.0.1", 0)
-    fake = FakeFreeSWITCH()
     async with anyio.create_task_group() as tasks:
         port = await tasks.start(server.serve)
-        call = fake.new_call("127.0.0.1", port, caller=Caller(files={"intro.wav": 600}))
-
-        async def stop_soon() -> None:
-            await app_running(call, "playback")
-            server.shutdown(grace=0)
-
-        tasks.start_soon(stop_soon)
         with anyio.fail_after(60):
-            record = await call.run(await anyio.connect_tcp("127.0.0.1", port), 60)
+            record = await FakeFreeSWITCH().call("127.0.0.1", port, Caller())
         tasks.cancel_scope.cancel()
-    # The handler was cancelled: no trace came back, but on.hangup ran.
+    # The handler was cancelled: no trace came back, but on.hangup ran, once.
     assert finished == [None]
     assert hook_calls(web) == 1
     assert record.hangup_cause == "SYSTEM_SHUTDOWN"
@@ -309,6 +314,19 @@ async def test_channel_data_reaches_templates() -> None:
         "{{ call.destination_number }} {{ call.ivr_lang }}'}, next: bye}\n"
         "  bye: {type: hangup}\n"
     )
-    channel = Channel(caller_id_number="+4989", destination_number="555", variables={"ivr_lang": "fr"})
+    channel = Channel(
+        caller_id_number="+4989", destination_number="555", variables={"ivr_lang": "fr"}
+    )
     ran = await run(flow, Caller(), channel=channel)
     assert ran.apps[2] == ("speak", "flite|kal|Hi +4989 on 555 fr")
+
+
+@pytest.mark.parametrize("attempt", range(16))
+async def test_keys_pressed_in_the_same_instant_keep_their_order(attempt: int) -> None:
+    # `*` and `0` reach the socket in one read: handled one task per event, trio (which
+    # shuffles tasks woken together) would see `0*` half of the time.
+    caller = Caller(
+        script=[Press("*0", during="playback", delay=0.5, interval=0)], files={"intro.wav": 10}
+    )
+    ran = await run(FLOW, caller, web=crm(name="Ann"))
+    assert ran.outcomes[0] == ("intro", "key *0", "operator")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivrd.testing import Caller, FakeFreeSWITCH, Press, Silence
+from ivrd.testing import Caller, FakeFreeSWITCH, Press, Silence, Step
 
 from .harness import MASK, both_backends, fast_caller, flow_text, run
 
@@ -63,7 +63,10 @@ PIN = (
 NO_INPUT = ("playback", "no_input.wav")
 INVALID = ("playback", "invalid.wav")
 PIN_INVALID = ("speak", "flite|kal|Four to six digits, please!")
-START = [("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal"), ("answer", "")]
+START = [
+    ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal"),
+    ("answer", ""),
+]
 BYE = [("hangup", "NORMAL_CLEARING")]
 GIVE_UP = [("playback", "give_up.wav"), ("hangup", "NORMAL_UNSPECIFIED")]
 
@@ -75,21 +78,23 @@ def exact() -> FakeFreeSWITCH:
 
 @both_backends
 async def test_one_play_and_get_digits_per_attempt_with_the_timeouts() -> None:
-    ran = await run(FLOW, fast_caller(script=[Press("1", during=PAGD), Press("4711#", during=PAGD)]))
+    ran = await run(
+        FLOW, fast_caller(script=[Press("1", during=PAGD), Press("4711#", during=PAGD)])
+    )
     assert ran.apps == [*START, MENU, PIN, *BYE]
     assert ran.outcomes == [("menu", "1", "pin"), ("pin", "next", "bye"), ("bye", "hangup", None)]
     assert ran.step("pin").variables == {"pin": MASK}
 
 
 async def test_silence_and_wrong_keys_are_told_apart_each_with_its_prompt() -> None:
-    script = [Silence(during=PAGD), Press("7", during=PAGD), Press("2", during=PAGD)]
+    script: list[Step] = [Silence(during=PAGD), Press("7", during=PAGD), Press("2", during=PAGD)]
     ran = await run(FLOW, Caller(script=script))
     assert ran.apps == [*START, MENU, NO_INPUT, MENU, INVALID, MENU, *BYE]
     assert ran.outcomes[0] == ("menu", "2", "bye")
 
 
 async def test_too_many_attempts_after_three_failures_without_a_last_retry_prompt() -> None:
-    script = [Silence(during=PAGD), Press("7", during=PAGD), Silence(during=PAGD)]
+    script: list[Step] = [Silence(during=PAGD), Press("7", during=PAGD), Silence(during=PAGD)]
     ran = await run(FLOW, Caller(script=script))
     assert ran.apps == [*START, MENU, NO_INPUT, MENU, INVALID, MENU, *GIVE_UP]
     assert ran.outcomes[0] == ("menu", "too_many_attempts", "give_up")
@@ -97,7 +102,7 @@ async def test_too_many_attempts_after_three_failures_without_a_last_retry_promp
 
 
 async def test_a_steps_own_attempts_and_retry_prompts() -> None:
-    script = [Press("1", during=PAGD), Press("12#", during=PAGD), Silence(during=PAGD)]
+    script: list[Step] = [Press("1", during=PAGD), Press("12#", during=PAGD), Silence(during=PAGD)]
     ran = await run(FLOW, Caller(script=script))
     assert ran.apps == [*START, MENU, PIN, PIN_INVALID, PIN, *GIVE_UP]
     assert ran.outcomes[1] == ("pin", "too_many_attempts", "give_up")
@@ -120,7 +125,7 @@ async def test_a_key_during_the_prompt_ends_it_and_counts() -> None:
 
 
 async def test_between_digits_timeout_ends_a_short_entry_as_invalid() -> None:
-    script = [
+    script: list[Step] = [
         Press("1", during=PAGD),
         Press("12", during=PAGD, delay=1.0, interval=0.5),
         Press("123456", during=PAGD),
@@ -153,8 +158,8 @@ async def test_hook_keys_typed_in_an_entry() -> None:
 
 
 async def test_hook_keys_during_a_retry_prompt() -> None:
-    script = [Press("7", during=PAGD), Press("*9", during="playback", delay=0.2)]
+    script: list[Step] = [Press("7", during=PAGD), Press("*9", during="playback", delay=0.2)]
     ran = await run(FLOW, Caller(script=script, file_seconds=2.0))
     assert ran.apps == [*START, MENU, INVALID, *BYE]
     assert ran.outcomes[0] == ("menu", "key *9", "bye")
-    assert ran.record.apps[3].duration < 1
+    assert (ran.record.apps[3].duration or 0) < 1

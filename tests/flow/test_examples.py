@@ -18,7 +18,9 @@ from ivrd.flow import (
 )
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-EXAMPLES = sorted(str(p.relative_to(FLOWS)) for p in FLOWS.rglob("*.yaml"))
+EXAMPLES = sorted(
+    str(p.relative_to(FLOWS)) for p in FLOWS.rglob("*.yaml") if not p.name.endswith(".test.yaml")
+)
 
 
 def load(name: str) -> Flow:

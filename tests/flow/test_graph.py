@@ -10,7 +10,7 @@ import pytest
 from ivrd.flow import Flow, flow_graph, load_flow, load_flow_text, render_dot, render_mermaid
 
 FLOWS = Path(__file__).resolve().parents[2] / "flows"
-EXAMPLES = sorted(FLOWS.rglob("*.yaml"))
+EXAMPLES = sorted(p for p in FLOWS.rglob("*.yaml") if not p.name.endswith(".test.yaml"))
 
 MERMAID_NODE = re.compile(r'^    (\w+)(\(\(|\[|\{\{|\(\[)"(.*)"(\)\)|\]|\}\}|\]\))$')
 MERMAID_EDGE = re.compile(r'^    (\w+) (-->|-\.->)(?:\|"(.*)"\|)? (\w+)$')
