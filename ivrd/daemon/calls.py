@@ -243,4 +243,6 @@ def _count(metrics: Metrics, flow: str, trace: Trace | None) -> None:
         # An outcome may carry the branch taken, `next (result.status == 200)`: count the word.
         outcome = (step.outcome or "none").split(" (", 1)[0]
         metrics.step_finished(flow, step.type, outcome, step.duration)
+    if trace.esl_error is not None:
+        metrics.esl_error(trace.esl_error)
     metrics.call_ended(flow, trace.disposition or "unknown", trace.elapsed())

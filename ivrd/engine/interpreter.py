@@ -24,7 +24,7 @@ from ivrd.engine.session import CallSession
 from ivrd.engine.steps import RUNNERS, STEP_ERRORS, StepEnv
 from ivrd.engine.trace import Redactor, StepRecord, Trace
 from ivrd.engine.transfer import run_queue, run_transfer
-from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError
+from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.protocol import Event
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
@@ -324,12 +324,15 @@ async def _run_flow(
         call.hangup_cause = call.hangup_cause or exc.cause
         return "caller_hangup"
     except ConnectionClosed:
+        call.trace.esl_error = "connection_closed"
         return "disconnected"
     except CallEnded as exc:
         log.error("%s", call.trace.redact(str(exc)), extra={"disposition": exc.disposition})
         await polite_hangup(call)
         return exc.disposition
     except (ESLError, *STEP_ERRORS) as exc:
+        if isinstance(exc, ESLError):
+            call.trace.esl_error = _esl_error_kind(exc)
         log.error("call failed: %s", call.trace.redact(str(exc)))
         await polite_hangup(call)
         return "error"
@@ -338,3 +341,11 @@ async def _run_flow(
         log.exception("unexpected error in the flow interpreter")
         await polite_hangup(call)
         return "error"
+
+
+def _esl_error_kind(exc: ESLError) -> str:
+    if isinstance(exc, ESLTimeout):
+        return "timeout"
+    if isinstance(exc, CommandError):
+        return "command_error"
+    return "other"

@@ -93,6 +93,9 @@ class Trace:
     """How the call ended: `hangup` (a hangup step), `caller_hangup`, `error`, `max_steps`,
     `disconnected`, `stopped`."""
     hangup_cause: str | None = None
+    esl_error: str | None = None
+    """What went wrong with the event socket, when that ended the call: `connection_closed`,
+    `timeout`, `command_error` or `other` (for the ESL error metric)."""
     clock: Callable[[], float] = time.monotonic
     """The engine passes anyio's clock, so a test's mock clock shows in durations."""
     _start: float | None = None

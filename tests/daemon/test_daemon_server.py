@@ -306,4 +306,26 @@ async def test_the_http_endpoint_reports_readiness_and_counts_calls(
     assert 'ivrd_calls_active{flow="main"} 1.0' in metrics
     assert 'ivrd_calls_refused_total{reason="max_calls"} 1.0' in metrics
     assert 'ivrd_steps_total{flow="main",outcome="next",step_type="play"} 1.0' in metrics
+
+
+async def test_a_lost_event_socket_is_counted_as_an_esl_error(
+    tmp_path: Path, logs: LogWatcher
+) -> None:
+    write_flows(tmp_path / "flows", "main")
+    config = make_config(tmp_path, "routing: {default: main}\n")
+    fake = FakeFreeSWITCH()
+    with anyio.fail_after(10):
+        async with (
+            httpx.AsyncClient(trust_env=False) as http,
+            serving(config) as (daemon, port),
+        ):
+            base = f"http://127.0.0.1:{daemon.http_port}"
+            async with anyio.create_task_group() as calls:
+                calls.start_soon(fake.call, "127.0.0.1", port, ENDLESS)
+                await logs.wait_for("running flow main")
+                calls.cancel_scope.cancel()  # FreeSWITCH's side of the socket goes away
+            await logs.wait_for("call finished: disconnected")
+            metrics = (await http.get(f"{base}/metrics")).text
+    assert 'ivrd_esl_errors_total{kind="connection_closed"} 1.0' in metrics
+    assert 'ivrd_calls_ended_total{disposition="disconnected",flow="main"} 1.0' in metrics
     assert "ivrd_config_last_reload_successful 1.0" in metrics
