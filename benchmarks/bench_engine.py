@@ -30,7 +30,6 @@ import argparse
 import gc
 import json
 import logging
-import os
 import resource
 import sys
 import time
@@ -41,6 +40,7 @@ from typing import Any
 
 import anyio
 import httpx
+from _load import dial_all, percentile, pin_to, rss_kib
 
 from ivrd.engine import Trace, run_call
 from ivrd.esl import OutboundServer, OutboundSession
@@ -63,28 +63,11 @@ EXPECTED_PATH = [
 WELCOME = "ivr/acme/en/welcome.wav"
 
 
-def rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() // 1024
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
-def pin_to(core: int) -> None:
-    cores = os.sched_getaffinity(0)
-    if len(cores) > 1:
-        os.sched_setaffinity(0, {sorted(cores)[core % len(cores)]})
-
-
 # -- the fake FreeSWITCH's side (child process) ----------------------------------------------
 
 
 async def place_calls(port: int, calls: int, welcome_seconds: float) -> None:
-    from ivrd.testing import Answered, Caller, CallRecord, FakeFreeSWITCH, Press
+    from ivrd.testing import Answered, Caller, Press
 
     caller = Caller(
         script=[
@@ -97,25 +80,7 @@ async def place_calls(port: int, calls: int, welcome_seconds: float) -> None:
         durations={"speak": 0.0, "phrase": 0.0, "say": 0.0},
         bridge_default=Answered(talk=0.0, ring=0.0),
     )
-    fake = FakeFreeSWITCH(call_timeout=600)
-    records: list[CallRecord] = []
-
-    async def one() -> None:
-        records.append(await fake.call("127.0.0.1", port, caller))
-
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(calls):
-            tg.start_soon(one)
-    elapsed = time.perf_counter() - start
-    bad = [r for r in records if r.violations or not r.exit_sent or r.hangup_by != "server"]
-    result = {
-        "elapsed": elapsed,
-        "turnarounds": [t for r in records for t in r.turnarounds],
-        "bad": len(bad),
-        "example": repr(bad[0])[:2000] if bad else None,
-    }
-    print(json.dumps(result))
+    await dial_all(port, calls, caller)
 
 
 # -- the server's side (this process) ---------------------------------------------------------

@@ -20,13 +20,13 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import resource
 import sys
 import time
 import tracemalloc
 from typing import Any
 
 import anyio
+from _load import dial_all, percentile, rss_kib
 
 from ivrd.esl import OutboundServer, OutboundSession
 
@@ -46,46 +46,17 @@ async def ivr(session: OutboundSession) -> None:
     await session.hangup()
 
 
-def rss_kib() -> int:
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * resource.getpagesize() // 1024
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
-
-
 # -- the fake FreeSWITCH's side (child process) ----------------------------------------------
 
 
 async def place_calls(port: int, calls: int, greeting_seconds: float) -> None:
-    from ivrd.testing import Caller, CallRecord, FakeFreeSWITCH, Press
+    from ivrd.testing import Caller, Press
 
     caller = Caller(
         script=[Press("42#", during="play_and_get_digits", interval=0)],
         files={GREETING: greeting_seconds, MENU: 0.0, THANKS: 0.0},
     )
-    fake = FakeFreeSWITCH(call_timeout=600)
-    records: list[CallRecord] = []
-
-    async def one() -> None:
-        records.append(await fake.call("127.0.0.1", port, caller))
-
-    start = time.perf_counter()
-    async with anyio.create_task_group() as tg:
-        for _ in range(calls):
-            tg.start_soon(one)
-    elapsed = time.perf_counter() - start
-    bad = [r for r in records if r.violations or not r.exit_sent or r.hangup_by != "server"]
-    result = {
-        "elapsed": elapsed,
-        "turnarounds": [t for r in records for t in r.turnarounds],
-        "bad": len(bad),
-        "example": repr(bad[0])[:2000] if bad else None,
-    }
-    print(json.dumps(result))
+    await dial_all(port, calls, caller)
 
 
 # -- the server's side (this process) ---------------------------------------------------------

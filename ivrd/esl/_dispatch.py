@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager, suppress
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from typing import Any, overload
 
 import anyio
@@ -171,3 +171,53 @@ class Subscriptions:
         self._closed = True
         for sub in self._subs:
             sub.send.close()
+
+
+class EventSource:
+    """The event API an outbound session and an inbound client share: hooks and streams.
+
+    Subclasses create `_hooks` and `_subscriptions` and feed them from their reader.
+    """
+
+    _hooks: EventHooks
+    _subscriptions: Subscriptions
+
+    @overload
+    def on(
+        self, name: str, hook: None = None, *, subclass: str | None = None
+    ) -> Callable[[Hook], Hook]: ...
+
+    @overload
+    def on(self, name: str, hook: Hook, *, subclass: str | None = None) -> Hook: ...
+
+    def on(
+        self, name: str, hook: Hook | None = None, *, subclass: str | None = None
+    ) -> Hook | Callable[[Hook], Hook]:
+        """Run `hook(event)` for each event called `name` (CUSTOM: give `subclass`).
+
+        Usable as `x.on("DTMF", hook)` or as a decorator `@x.on("DTMF")`. Hooks run
+        concurrently in the connection's task group and may send commands.
+        """
+        if hook is None:
+            return self._hooks.on(name, subclass=subclass)
+        return self._hooks.on(name, hook, subclass=subclass)
+
+    def on_event(self, hook: Hook) -> Hook:
+        """A catch-all hook; for each event it runs before the named hooks."""
+        return self._hooks.on(CATCH_ALL, hook)
+
+    def events(
+        self, *names: str, subclass: str | None = None
+    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[Event]]:
+        """`async with x.events("DTMF") as events: async for event in events: ...`.
+
+        Unbounded; the stream ends when the session's connection closes, or the client stops
+        (an inbound client's stream survives reconnects).
+        """
+        return self._subscriptions.subscribe(names, subclass)
+
+    @property
+    def backlog(self) -> tuple[int, int]:
+        """(hook invocations running, events buffered for `events()` readers): both unbounded,
+        so watch them (a metric) rather than letting the library drop anything."""
+        return self._hooks.running, self._subscriptions.buffered

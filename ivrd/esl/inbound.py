@@ -11,17 +11,15 @@ from __future__ import annotations
 import logging
 import random as _random
 from collections.abc import Callable, Iterable
-from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Literal, Self, overload
+from typing import Literal, Self
 
 import anyio
 import anyio.abc
-from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ivrd.esl import _requests, _transport
-from ivrd.esl._dispatch import CATCH_ALL, EventHooks, Hook, Subscriptions
+from ivrd.esl._dispatch import EventHooks, EventSource, Subscriptions
 from ivrd.esl._requests import BackgroundJobs
 from ivrd.esl.connection import Connection, ReplyWaiter
 from ivrd.esl.errors import (
@@ -34,7 +32,6 @@ from ivrd.esl.protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     CommandReply,
     DisconnectNotice,
-    Event,
     EventMessage,
     Message,
     commands,
@@ -62,7 +59,7 @@ class Backoff:
         return ceiling / 2 + random() * ceiling / 2
 
 
-class InboundClient:
+class InboundClient(EventSource):
     """A long-lived inbound connection with event hooks, `api` and `bgapi`.
 
     Run it with `async with InboundClient(...) as client:` or `await tg.start(client.run)`.
@@ -110,40 +107,6 @@ class InboundClient:
         self._changed: anyio.Event | None = None
 
     # -- events ------------------------------------------------------------------------------
-
-    @overload
-    def on(
-        self, name: str, hook: None = None, *, subclass: str | None = None
-    ) -> Callable[[Hook], Hook]: ...
-
-    @overload
-    def on(self, name: str, hook: Hook, *, subclass: str | None = None) -> Hook: ...
-
-    def on(
-        self, name: str, hook: Hook | None = None, *, subclass: str | None = None
-    ) -> Hook | Callable[[Hook], Hook]:
-        """Run `hook(event)` for each event `name` (CUSTOM: `subclass`); also a decorator."""
-        if hook is None:
-            return self._hooks.on(name, subclass=subclass)
-        return self._hooks.on(name, hook, subclass=subclass)
-
-    def on_event(self, hook: Hook) -> Hook:
-        """A catch-all hook, run before the named hooks of each event."""
-        return self._hooks.on(CATCH_ALL, hook)
-
-    def events(
-        self, *names: str, subclass: str | None = None
-    ) -> AbstractAsyncContextManager[MemoryObjectReceiveStream[Event]]:
-        """`async with client.events() as events: async for event in events:` (unbounded).
-
-        The stream survives reconnects and ends when the client stops.
-        """
-        return self._subscriptions.subscribe(names, subclass)
-
-    @property
-    def backlog(self) -> tuple[int, int]:
-        """(hook invocations running, events buffered for `events()` readers)."""
-        return self._hooks.running, self._subscriptions.buffered
 
     # -- commands ----------------------------------------------------------------------------
 

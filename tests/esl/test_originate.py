@@ -42,6 +42,7 @@ from ivrd.esl.originate import (
 )
 from ivrd.testing import Answered, Busy, Caller, CallRecord, Failed, FakeFreeSWITCH, NoAnswer
 from ivrd.testing import api as fake_api
+from ivrd.testing.input import split_arguments  # switch_separate_string(text, ' ')
 
 pytestmark = pytest.mark.anyio
 
@@ -52,28 +53,9 @@ WAIT = 10.0
 # --- FreeSWITCH's reading of the originate line ------------------------------------------------
 
 
-def freeswitch_words(text: str) -> list[str]:
-    """switch_separate_string(text, ' '): split at spaces outside single quotes, drop quotes."""
-    words: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == "'":
-            quoted = not quoted
-        elif char == " " and not quoted:
-            if current:
-                words.append("".join(current))
-            current = []
-        else:
-            current.append(char)
-    if current:
-        words.append("".join(current))
-    return words
-
-
 def read_originate(arg: str) -> tuple[dict[str, str], str, str]:
     """The `{}` variables, the target and the application, as FreeSWITCH reads them."""
-    dial, app = freeswitch_words(arg)
+    dial, app = split_arguments(arg)
     assert dial.startswith("{"), dial
     block, _, target = dial[1:].partition("}")
     variables = dict(item.split("=", 1) for item in block.split(","))
