@@ -260,6 +260,12 @@ def _pairs(values: tuple[str, ...], option: str) -> dict[str, str]:
     metavar="TARGET=RESULT",
     help="answered, busy, no_answer or failed (default: answered, 10 s).",
 )
+@click.option(
+    "--queue",
+    multiple=True,
+    metavar="QUEUE=RESULT",
+    help="answered, timeout, no_agent or missing (default: missing).",
+)
 @click.option("--fast", is_flag=True, help="No waiting: read all input first, then run at once.")
 def simulate(
     flow_file: str,
@@ -269,6 +275,7 @@ def simulate(
     caller_id: str | None,
     destination: str | None,
     transfer: tuple[str, ...],
+    queue: tuple[str, ...],
     fast: bool,
 ) -> None:
     """A call to FLOW in the terminal: prompts shown as text, you type the keys.
@@ -298,6 +305,7 @@ def simulate(
         "caller_id": caller_id,
         "destination": destination,
         "transfers": _pairs(transfer, "--transfer"),
+        "queues": _pairs(queue, "--queue"),
     }
     data = {k: v for k, v in given.items() if v}
     try:

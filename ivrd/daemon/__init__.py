@@ -17,6 +17,7 @@ from ivrd.daemon.config import (
     LoggingConfig,
     RouteRule,
     RoutingConfig,
+    RuntimeConfig,
     SecretsConfig,
 )
 from ivrd.daemon.loading import (
@@ -75,6 +76,7 @@ __all__ = [
     "RouteDecision",
     "RouteRule",
     "RoutingConfig",
+    "RuntimeConfig",
     "SecretsConfig",
     "SettingDiagnostic",
     "Snapshot",

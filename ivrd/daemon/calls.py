@@ -6,6 +6,10 @@ it arrived, whatever a reload does meanwhile. Every path ends the call: run_call
 itself; a call that is refused or has no flow is hung up here; after the handler returns, the
 session sends `exit` (and hangs up on its own if we could not).
 
+`limits.call_timeout` is kept by one task for all calls (`enforce_call_timeouts`, run by the
+daemon), not a timer task per call: the deadlines of the calls in progress sit in a dict, and
+the task sleeps until the earliest, so calls that end in time cost an insertion and a removal.
+
 Refusing: past `limits.max_calls`, and while draining, a call is refused at once.
 `limits.when_full: hangup` hangs it up with NORMAL_TEMPORARY_FAILURE (SIP 503, which tells the
 caller's network to try another route); `resume` sends `resume` and `exit` instead, so
@@ -15,6 +19,7 @@ FreeSWITCH goes on with the next dialplan action, typically a `socket` to anothe
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -65,12 +70,20 @@ class CallDesk:
         self.accepting = True
         self._active: set[OutboundSession] = set()
         self._idle: anyio.Event | None = None
+        self._deadlines: dict[OutboundSession, tuple[float, timedelta]] = {}
+        self._next_deadline = math.inf
+        self._deadline_added: anyio.Event | None = None
         self.total_calls = 0
         self.refused_calls = 0
 
     @property
     def active_calls(self) -> int:
         return len(self._active)
+
+    @property
+    def timed_calls(self) -> int:
+        """Calls whose `limits.call_timeout` is being watched (the running ones)."""
+        return len(self._deadlines)
 
     async def wait_idle(self) -> None:
         """Return once no call is running (at once if none is)."""
@@ -112,11 +125,13 @@ class CallDesk:
         flow = decision.flow
         self._active.add(session)
         self.total_calls += 1
+        self._add_deadline(session, limits.call_timeout)
         trace: Trace | None = None
         try:
             trace = await self._run(session, flow, decision.reason, snapshot)
         finally:
             self._active.discard(session)
+            self._deadlines.pop(session, None)
             if not self._active and self._idle is not None:
                 self._idle.set()
                 self._idle = None
@@ -135,17 +150,36 @@ class CallDesk:
         )
         if self.metrics is not None:
             self.metrics.call_started(flow.name)
-        async with anyio.create_task_group() as timers:
-            timers.start_soon(_time_limit, session, limits.call_timeout)
-            trace = await run_call(
-                session,
-                flow,
-                secrets=snap.secrets,
-                http_client=self.http_client,
-                max_steps=max_steps,
-            )
-            timers.cancel_scope.cancel()
-        return trace
+        return await run_call(
+            session,
+            flow,
+            secrets=snap.secrets,
+            http_client=self.http_client,
+            max_steps=max_steps,
+        )
+
+    def _add_deadline(self, session: OutboundSession, limit: timedelta) -> None:
+        deadline = anyio.current_time() + limit.total_seconds()
+        self._deadlines[session] = (deadline, limit)
+        if deadline < self._next_deadline and self._deadline_added is not None:
+            self._deadline_added.set()  # earlier than the watch sleeps for (a reload shortened it)
+
+    async def enforce_call_timeouts(self) -> None:
+        """Hang up each call that runs longer than `limits.call_timeout` (as it was when the
+        call came in). Runs until cancelled; one task for all calls."""
+        async with anyio.create_task_group() as hangups:
+            while True:
+                now = anyio.current_time()
+                expired = [s for s, (deadline, _) in self._deadlines.items() if deadline <= now]
+                for session in expired:
+                    _, limit = self._deadlines.pop(session)
+                    hangups.start_soon(_time_limit_passed, session, limit)
+                self._next_deadline = min(
+                    (deadline for deadline, _ in self._deadlines.values()), default=math.inf
+                )
+                self._deadline_added = added = anyio.Event()
+                with anyio.CancelScope(deadline=self._next_deadline):
+                    await added.wait()
 
     async def _refuse(
         self, session: OutboundSession, snapshot: Snapshot, reason: str, why: str
@@ -182,8 +216,7 @@ class CallDesk:
                 tasks.start_soon(send_hangup, session, cause)
 
 
-async def _time_limit(session: OutboundSession, limit: timedelta) -> None:
-    await anyio.sleep(limit.total_seconds())
+async def _time_limit_passed(session: OutboundSession, limit: timedelta) -> None:
     log.warning(
         "the call is longer than limits.call_timeout (%s); hanging up",
         format_duration(limit),
@@ -219,6 +252,8 @@ async def send_hangup(session: OutboundSession, cause: str) -> None:
 
 
 def _log_summary(trace: Trace) -> None:
+    if not log.isEnabledFor(logging.INFO):
+        return
     path = trace.path
     shown = " > ".join(path[:PATH_SHOWN]) + (" > ..." if len(path) > PATH_SHOWN else "")
     extra = {

@@ -34,6 +34,7 @@ __all__ = [
     "LoggingConfig",
     "RouteRule",
     "RoutingConfig",
+    "RuntimeConfig",
     "SecretsConfig",
 ]
 
@@ -166,6 +167,14 @@ class SecretsConfig(ConfigModel):
     """Variables exposed under their own name: `CRM_TOKEN` becomes `secrets.CRM_TOKEN`."""
 
 
+class RuntimeConfig(ConfigModel):
+    """How the daemon runs: its event loop. Read at start; a change needs a restart."""
+
+    event_loop: Literal["auto", "asyncio", "uvloop"] = "auto"
+    """`auto`: uvloop when it is installed (`pip install uvloop`: a faster loop, same
+    behaviour), else Python's own asyncio loop; `uvloop`: refuse to start without it."""
+
+
 SECTIONS: dict[str, type[ConfigModel]] = {
     "listen": ListenConfig,
     "flows": FlowsConfig,
@@ -175,6 +184,7 @@ SECTIONS: dict[str, type[ConfigModel]] = {
     "logging": LoggingConfig,
     "http": HttpConfig,
     "secrets": SecretsConfig,
+    "runtime": RuntimeConfig,
 }
 
 
@@ -189,6 +199,7 @@ class Config(ConfigModel):
     logging: LoggingConfig = LoggingConfig()
     http: HttpConfig = HttpConfig()
     secrets: SecretsConfig = SecretsConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
 
     _file: str | None = PrivateAttr(default=None)
     _source: SourceMap | None = PrivateAttr(default=None)

@@ -20,8 +20,9 @@ no file at all), relative to the working directory.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -49,6 +50,9 @@ ENV_PREFIX = "IVRD_"
 CONFIG_VARIABLE = "IVRD_CONFIG"
 """Names the config file for `ivrd serve` (the command reads it); not a setting."""
 _DEFAULT_SECRET_PREFIX = "IVRD_SECRET_"
+_PASSWORD_SECTION = "freeswitch"
+_QUOTED = re.compile(r"'([^']*)'")
+_UNDEFINED_NAME = re.compile(r"found undefined (alias|tag handle) '[^']*'")
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,11 +142,11 @@ def load_config(
             data = source.data = {}
         base = Path(shown).parent
     if data is None:
-        return ConfigResult(shown, None, tuple(diagnostics))
+        return _result(shown, None, diagnostics)
     if not isinstance(data, dict):
         message = f"the configuration is a mapping of sections ({', '.join(SECTIONS)})"
         diagnostics.append(Diagnostic(source.file, 1, 1, "", message))
-        return ConfigResult(shown, None, tuple(diagnostics))
+        return _result(shown, None, diagnostics)
     env = _apply_environment(data, environ, diagnostics)
     try:
         config = Config.model_validate(data)
@@ -171,9 +175,25 @@ def missing_paths(config: Config) -> list[Diagnostic]:
 
 
 def _result(file: str | None, config: Config | None, found: list[Diagnostic]) -> ConfigResult:
-    ordered = tuple(sort_diagnostics(found))
+    ordered = tuple(sort_diagnostics(_hide_password(d) for d in found))
     failed = any(d.is_error for d in ordered)
     return ConfigResult(file, None if failed else config, ordered)
+
+
+def _hide_password(diagnostic: Diagnostic) -> Diagnostic:
+    """A problem in the section that holds FreeSWITCH's password says where, never what was
+    written there: a line typed without its colon (`password s3cret`) would otherwise quote
+    the password in the log. Likewise a YAML alias or tag name (an unquoted `*s3cret`)."""
+    message = _UNDEFINED_NAME.sub(r"found an undefined \1", diagnostic.message)
+    path = diagnostic.path
+    if path == _PASSWORD_SECTION or path.startswith(_PASSWORD_SECTION + "."):
+        known = SECTIONS[_PASSWORD_SECTION].model_fields
+        key = path.split(".")[1] if "." in path else None
+        path = _PASSWORD_SECTION if key not in known else f"{_PASSWORD_SECTION}.{key}"
+        message = _QUOTED.sub(lambda m: m[0] if m[1] in known else "'...'", message)
+    if (path, message) == (diagnostic.path, diagnostic.message):
+        return diagnostic
+    return replace(diagnostic, path=path, message=message)
 
 
 def _resolve(value: str, key: tuple[str, str], env: dict[tuple[str, str], str], base: Path) -> Path:

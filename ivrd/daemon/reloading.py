@@ -99,6 +99,8 @@ def report_loaded(loaded: Loaded, old: Config, *, initial: bool) -> None:
     new = loaded.snapshot.config
     if not initial and new.listen != old.listen:
         log.warning("listen settings changed: restart ivrd to apply them")
+    if not initial and new.runtime != old.runtime:
+        log.warning("runtime settings changed: restart ivrd to apply them")
     directory = new.flows_directory
     if loaded.directory_gone:
         log.error("flows directory %s is gone: keeping every flow as it was", directory)

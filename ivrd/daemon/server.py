@@ -20,6 +20,7 @@ on a change.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import signal
 from collections.abc import Mapping
@@ -83,7 +84,10 @@ class Daemon:
         secrets, _ = read_secrets(config, self.environ)
         self._snapshot = Snapshot(config, FlowRegistry(), secrets)
         self.metrics = Metrics()
-        self.calls = CallDesk(lambda: self._snapshot, self.metrics)
+        self.metrics.count_tasks(_running_tasks)
+        # Without the HTTP endpoint nobody can read the per-call metrics: do not count them.
+        counted = self.metrics if config.http.enabled else None
+        self.calls = CallDesk(lambda: self._snapshot, counted)
         self.http_port: int | None = None
         self._stamps: dict[str, tuple[int, int]] = {}
         self._stop_requested: anyio.Event | None = None
@@ -183,6 +187,7 @@ class Daemon:
                 if self.handle_signals:
                     await helpers.start(self._handle_signals, helpers)
                 helpers.start_soon(self._watch_files)
+                helpers.start_soon(self.calls.enforce_call_timeouts)
                 self.phase = Phase.SERVING
                 listen = self.config.listen
                 log.info(
@@ -347,6 +352,13 @@ class Daemon:
             stamps = await anyio.to_thread.run_sync(stat_files, self.config)
             if stamps != self._stamps:
                 await self.reload("files changed")
+
+
+def _running_tasks() -> float:
+    try:
+        return len(anyio.get_running_tasks())
+    except RuntimeError:  # /metrics rendered outside the event loop (a test)
+        return math.nan
 
 
 def _first_message(group: BaseExceptionGroup[BaseException]) -> str:

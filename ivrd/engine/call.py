@@ -10,7 +10,7 @@ long-call timer) into `Interrupted` once FreeSWITCH reports the application fini
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -22,8 +22,10 @@ from ivrd.engine.session import CallSession
 from ivrd.engine.trace import Trace
 from ivrd.esl.applications import ExecuteResult
 from ivrd.esl.errors import ESLError
+from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
 from ivrd.flow import Flow
+from ivrd.flow.escaping import Escape
 from ivrd.flow.models import KeyHook
 from ivrd.flow.routes import Go
 from ivrd.flow.templating import Expression, Template
@@ -94,19 +96,48 @@ class Frame:
     sensitive: set[str] = field(default_factory=set)
 
 
+class Background:
+    """The little that runs beside a call's flow (a `uuid_break`, the long-call timer), in the
+    call's task group while the flow runs; it counts what still runs, to cancel only then."""
+
+    def __init__(self) -> None:
+        self.tasks: anyio.abc.TaskGroup | None = None
+        self.running = 0
+
+    def start_soon(self, function: Callable[..., Awaitable[None]], *args: Any) -> None:
+        """Run `function(*args)` in the task group, if the flow still runs."""
+        if self.tasks is None:
+            return
+
+        async def counted() -> None:
+            try:
+                await function(*args)
+            finally:
+                self.running -= 1
+
+        self.running += 1
+        self.tasks.start_soon(counted)
+
+
 class Interrupts:
     """Key hooks and the long-call timer: things that stop whatever the call is doing.
 
-    Keys come from DTMF events, read in order by one task (`listen`). Outside input steps a
-    key sequence that ends the recent keys fires its hook: remember it, and break the running
+    Keys come from DTMF events, handed to `on_dtmf` by the session's reader in the order
+    FreeSWITCH sent them (a task per event could see `*0` as `0*`). Outside input steps a key
+    sequence that ends the recent keys fires its hook: remember it, and break the running
     application (`uuid_break`), which then completes (as `FILE PLAYED`) and `Call.app` raises
     `Interrupted`. While play_and_get_digits runs (`input_mode`), the keys are its input; the
     input step checks what was collected, with the keys seen since the attempt began (`keys`).
     Keys pressed while a bridge, voicemail or recording runs belong to those and are ignored.
     """
 
-    def __init__(self, call: Call, hooks: Mapping[str, KeyHook]) -> None:
-        self._call = call
+    def __init__(
+        self, session: CallSession, background: Background, hooks: Mapping[str, KeyHook]
+    ) -> None:
+        # The session and the task group, not the Call: a Call holds its Interrupts, and a
+        # reference back would make a cycle that only the garbage collector frees.
+        self._session = session
+        self._background = background
         self.hooks = dict(hooks)
         self.longest = max((len(keys) for keys in self.hooks), default=0)
         self.keys: list[str] = []
@@ -114,8 +145,10 @@ class Interrupts:
         self.step = ""
         self.input_mode = False
         self.app_running = False
+        self.app_number = 0
+        """Counts the applications run, so a late break cannot hit the next one."""
         self.interruptible = True
-        self._key_pressed = anyio.Event()
+        self._key_pressed = Latch()
 
     def enter(self, step: str) -> None:
         self.step = step
@@ -133,20 +166,8 @@ class Interrupts:
     def active_hooks(self) -> dict[str, KeyHook]:
         return {keys: hook for keys, hook in self.hooks.items() if self.step not in hook.not_during}
 
-    async def listen(
-        self,
-        session: CallSession,
-        *,
-        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
-    ) -> None:
-        """Read the call's DTMF events in the order FreeSWITCH sent them (one hook task per
-        event, as `session.on` runs them, could see `*0` as `0*`)."""
-        async with session.events("DTMF") as events:
-            task_status.started()
-            async for event in events:
-                await self.on_dtmf(event)
-
-    async def on_dtmf(self, event: Event) -> None:
+    def on_dtmf(self, event: Event) -> None:
+        """A DTMF event, in the session's reader (see `CallSession.listen`): must not block."""
         digit = event.get("DTMF-Digit")
         if not digit:
             return
@@ -154,7 +175,7 @@ class Interrupts:
             return
         self.keys.append(digit)
         self._key_pressed.set()
-        self._key_pressed = anyio.Event()
+        self._key_pressed = Latch()
         if self.input_mode:
             return
         del self.keys[: -max(self.longest, 1)]
@@ -164,20 +185,25 @@ class Interrupts:
         for keys, hook in self.active_hooks().items():
             if pressed.endswith(keys):
                 self.keys.clear()
-                await self.fire(f"key {keys}", hook)
+                self.fire(f"key {keys}", hook)
                 return
 
-    async def fire(self, reason: str, route: Go) -> None:
+    def fire(self, reason: str, route: Go) -> None:
         if self.pending is not None:
             return
         self.pending = Interrupted(reason, route)
         log.info("interrupting the call: %s", reason, extra={"hook": reason})
         if self.app_running and self.interruptible:
-            try:
-                await self._call.session.uuid_break()
-            except ESLError as exc:
-                # The application then ends by itself, and the hook takes over after it.
-                log.warning("could not break the running application: %s", exc)
+            self._background.start_soon(self._break, self.app_number)
+
+    async def _break(self, app_number: int) -> None:
+        if not (self.app_running and self.app_number == app_number):
+            return  # that application ended meanwhile; the hook takes over after it
+        try:
+            await self._session.uuid_break()
+        except ESLError as exc:
+            # The application then ends by itself, and the hook takes over after it.
+            log.warning("could not break the running application: %s", exc)
 
     def take(self) -> Interrupted | None:
         pending, self.pending = self.pending, None
@@ -236,7 +262,8 @@ class Call:
         self.language = flow.languages.default
         self.answered = False
         self.hangup_cause: str | None = None
-        self.interrupts = Interrupts(self, flow.on.key)
+        self.background = Background()
+        self.interrupts = Interrupts(session, self.background, flow.on.key)
         self.namespace = CallNamespace(session)
         self.steps_taken = 0
         self.hanging_up = False
@@ -260,18 +287,20 @@ class Call:
             },
         }
 
-    def render(self, template: Template, frame: Frame, *, for_freeswitch: bool = True) -> str:
-        """A template's text. Headed for FreeSWITCH, every `$` of a templated value is escaped
-        (`\\$`), so data (an HTTP reply, a channel variable) can never trigger FreeSWITCH's own
-        `${...}` expansion; constant text is the author's and passes as written."""
+    def render(
+        self, template: Template, frame: Frame, *, escape: Escape | None = Escape.FREESWITCH
+    ) -> str:
+        """A template's text, by default headed for FreeSWITCH: a `${...}` expansion that a
+        value filled in (an HTTP reply, a channel variable, keys) takes part in is refused
+        (TemplateRenderError, so `on.error`), since FreeSWITCH may expand the text more than
+        once; the author's own text passes as written (see ivrd.flow.escaping)."""
         if template.is_constant:
             return template.source
-        text = template.render(self.context(frame))
-        return text.replace("$", "\\$") if for_freeswitch else text
+        return template.render(self.context(frame), escape=escape)
 
     def value(self, template: Template, frame: Frame) -> str:
-        """A template's text for ivrd itself (variables, HTTP): nothing escaped."""
-        return self.render(template, frame, for_freeswitch=False)
+        """A template's text for ivrd itself (variables, HTTP bodies): used as rendered."""
+        return self.render(template, frame, escape=None)
 
     def holds(self, condition: Expression, frame: Frame) -> bool:
         return bool(condition.evaluate(self.context(frame)))
@@ -284,6 +313,7 @@ class Call:
             self.trace.command(name, arg)
         interrupts = self.interrupts
         interrupts.app_running, interrupts.interruptible = True, interruptible
+        interrupts.app_number += 1
         if not interruptible:
             interrupts.keys.clear()
         try:

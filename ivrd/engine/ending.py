@@ -76,7 +76,8 @@ async def _hook_request(
 async def _hook_setvar(call: Call, frame: Frame, name: str, template: Template) -> None:
     # With `linger`, FreeSWITCH keeps the hung-up channel until we send `exit`.
     try:
-        value = call.value(template, frame)
+        # FreeSWITCH keeps it and expands it again wherever `${name}` is read: render for it.
+        value = call.render(template, frame)
         call.trace.command("uuid_setvar", f"{name} {value}")
         await call.session.api(f"uuid_setvar {call.uuid} {name} {value}")
     except (ESLError, *STEP_ERRORS) as exc:

@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from ivrd.engine.call import Call, Frame
+from ivrd.flow.escaping import Escape
 from ivrd.flow.steps import HttpRequest
 from ivrd.flow.templating import TemplateRenderError
 
@@ -69,7 +70,8 @@ async def request(
     try:
         url = _join(
             call.value(service.base_url, frame),
-            call.value(spec.path, frame) if spec.path else None,
+            # Each value one path segment: `../admin?x=` from a caller ID stays a segment.
+            call.render(spec.path, frame, escape=Escape.URL_PATH) if spec.path else None,
         )
         headers = {name: call.value(value, frame) for name, value in service.headers.items()}
         headers.update({name: call.value(value, frame) for name, value in spec.headers.items()})

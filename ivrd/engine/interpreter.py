@@ -25,6 +25,7 @@ from ivrd.engine.steps import RUNNERS, STEP_ERRORS, StepEnv
 from ivrd.engine.trace import Redactor, StepRecord, Trace
 from ivrd.engine.transfer import run_queue, run_transfer
 from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
+from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
@@ -251,38 +252,37 @@ HANGUP_EVENT_WAIT = 5.0
 
 async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict[str, Any]) -> None:
     trace, session = call.trace, call.session
-    hung_up = anyio.Event()
+    hung_up = Latch()
+    flow_scope = anyio.CancelScope()
 
-    # The session awaits its hooks (ivrd.esl's Hook is async), so these must be coroutines.
-    async def on_hangup(event: Event) -> None:
+    # In the session's reader, in order, as FreeSWITCH sends the events: no task per event.
+    def on_hangup(event: Event) -> None:
         call.hangup_cause = event.get("Hangup-Cause") or call.hangup_cause
 
-    async def on_hangup_complete(event: Event) -> None:
-        await on_hangup(event)
+    def on_hangup_complete(event: Event) -> None:
+        on_hangup(event)
         hung_up.set()
+        flow_scope.cancel()  # whatever the flow waits for, the call is gone
 
-    session.on("CHANNEL_HANGUP", on_hangup)
-    session.on("CHANNEL_HANGUP_COMPLETE", on_hangup_complete)
-    log.info("call started", extra={"caller": call.namespace.get("caller_id_number")})
+    removers = [
+        session.listen(call.interrupts.on_dtmf, "DTMF"),
+        session.listen(on_hangup, "CHANNEL_HANGUP"),
+        session.listen(on_hangup_complete, "CHANNEL_HANGUP_COMPLETE"),
+    ]
+    if log.isEnabledFor(logging.DEBUG):
+        log.debug("call started", extra={"caller": call.namespace.get("caller_id_number")})
 
     try:
         async with anyio.create_task_group() as tasks:
-            flow_scope = anyio.CancelScope()
-
-            async def stop_on_hangup() -> None:
-                await hung_up.wait()
-                flow_scope.cancel()
-
-            tasks.start_soon(stop_on_hangup)
-            await tasks.start(call.interrupts.listen, session)
+            call.background.tasks = tasks
             if flow.on.call_longer_than is not None:
                 hook = flow.on.call_longer_than
 
                 async def long_call_timer() -> None:
                     await anyio.sleep(hook.after.total_seconds())
-                    await call.interrupts.fire("call_longer_than", hook)
+                    call.interrupts.fire("call_longer_than", hook)
 
-                tasks.start_soon(long_call_timer)
+                call.background.start_soon(long_call_timer)
             with flow_scope:
                 trace.disposition = await _run_flow(call, interpreter, flow, variables)
             if flow_scope.cancelled_caught:
@@ -291,14 +291,19 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
                 # on.hangup runs once the call is gone (CHANNEL_HANGUP_COMPLETE), as promised.
                 with anyio.move_on_after(HANGUP_EVENT_WAIT):
                     await hung_up.wait()
-            tasks.cancel_scope.cancel()
+            call.background.tasks = None
+            if call.background.running:
+                tasks.cancel_scope.cancel()
     finally:
+        call.background.tasks = None
+        for remove in removers:
+            remove()
         # Also when the daemon cancels the call (shutdown): on.hangup still runs, once.
         if trace.disposition is None:
             trace.disposition = "stopped"
         trace.hangup_cause = call.hangup_cause
         await run_hangup_hooks(call, interpreter.env.http_client)
-        log.info(
+        log.debug(
             "call ended: %s",
             trace.disposition,
             extra={"steps": len(trace.steps), "hangup_cause": trace.hangup_cause},

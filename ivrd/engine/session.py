@@ -2,7 +2,9 @@
 
 The engine never writes protocol text; it runs applications through `execute` (so every
 command it sends goes through one place and lands in the trace) and reads the channel's
-variables; it takes hooks for events (`on`) and streams of them in order (`events`).
+variables; it follows the call's hangup and keys with `listen` (plain callbacks, in the
+order FreeSWITCH sent the events, no task per event); hooks (`on`) and streams (`events`) are
+there too.
 `ivrd.esl.OutboundSession` satisfies this structurally; tests may pass any object
 that does.
 """
@@ -39,6 +41,8 @@ class CallSession(Protocol):
     async def api(self, command: str) -> Any: ...
 
     def on(self, name: str, hook: Any, *, subclass: str | None = None) -> Any: ...
+
+    def listen(self, callback: Callable[[Event], None], *names: str) -> Callable[[], None]: ...
 
     def events(
         self, *names: str, subclass: str | None = None

@@ -159,8 +159,9 @@ async def run_record(
 
 
 async def run_app(call: Call, frame: Frame, name: str, step: AppStep, env: StepEnv) -> StepOutcome:
-    # The expert's argument goes as written: FreeSWITCH expands its ${variables}.
-    arg = call.value(step.arg, frame) if step.arg is not None else ""
+    # The expert's own ${variables} go as written for FreeSWITCH to expand; a value filled in
+    # cannot take part in an expansion (Call.render).
+    arg = call.render(step.arg, frame) if step.arg is not None else ""
     result = await call.app(step.name, arg)
     frame.result = {"response": result.response or ""}
     return "next", step.next

@@ -3,11 +3,12 @@ and the FreeSWITCH applications it ran, with sensitive values and secrets masked
 
 A `Redactor` knows every value that must not be shown (secrets, sensitive entries) and
 replaces them wherever they appear, so a PIN that later ends up in an HTTP path is masked
-there too.
+there too, percent-encoded or not (`tok%2Fen` in a query string is `tok/en`).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,22 +17,48 @@ from typing import Any
 MASK = "****"
 
 
+def _hex_digit(nibble: int) -> str:
+    digit = f"{nibble:X}"
+    return digit if digit.isdigit() else f"[{digit}{digit.lower()}]"
+
+
+def _url_spelling(value: str) -> re.Pattern[str]:
+    """`value` with any of its characters percent-encoded (either case), a space also as `+`:
+    how it reads in a URL's path or query, whichever encoder wrote it."""
+    parts = []
+    for char in value:
+        encoded = char.encode("utf-8", "surrogatepass")
+        escaped = "".join(f"%{_hex_digit(byte >> 4)}{_hex_digit(byte & 15)}" for byte in encoded)
+        plus = r"|\+" if char == " " else ""
+        parts.append(f"(?:{re.escape(char)}|{escaped}{plus})")
+    return re.compile("".join(parts))
+
+
 class Redactor:
     """Replaces secret and sensitive values in any text meant for people."""
 
     def __init__(self, secrets: Any = ()) -> None:
         self._values: set[str] = {str(value) for value in secrets if str(value)}
+        self._ordered: list[tuple[str, re.Pattern[str]]] | None = None
 
     def add(self, value: object) -> None:
         text = str(value)
-        if text:
+        if text and text not in self._values:
             self._values.add(text)
+            self._ordered = None
 
     def __call__(self, text: str) -> str:
-        # Longest first, so a secret containing another secret is masked whole.
-        for value in sorted(self._values, key=len, reverse=True):
+        ordered = self._ordered
+        if ordered is None:
+            # Longest first, so a secret containing another secret is masked whole.
+            values = sorted(self._values, key=len, reverse=True)
+            ordered = self._ordered = [(value, _url_spelling(value)) for value in values]
+        encoded = "%" in text or "+" in text
+        for value, spelled in ordered:
             if value in text:
                 text = text.replace(value, MASK)
+            if encoded:
+                text = spelled.sub(MASK, text)
         return text
 
     def value(self, value: Any) -> Any:

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from anyio.streams.memory import MemoryObjectReceiveStream
+
 from ivrd.engine import prompts
 from ivrd.engine.call import Call, Frame
 from ivrd.esl.applications import ExecuteResult, bridge_arg, multiset_arg
+from ivrd.esl.errors import CallHangup, ConnectionClosed
+from ivrd.esl.protocol import Event
 from ivrd.flow.routes import Route
 from ivrd.flow.steps import QueueStep, TransferStep
 
@@ -71,17 +75,41 @@ async def run_transfer(call: Call, frame: Frame, name: str, step: TransferStep) 
     return outcome, frame.flow.route(name, outcome)
 
 
+QUEUE_RESULT = {"cc_cause": "", "cc_cancel_reason": ""}
+
+
 async def run_queue(call: Call, frame: Frame, name: str, step: QueueStep) -> StepOutcome:
-    """mod_callcenter: `cc_cause` is `answered` or `cancel` (with `cc_cancel_reason`)."""
+    """mod_callcenter: `cc_cause` is `answered` or `cancel` (with `cc_cancel_reason`).
+
+    `callcenter` completes with `answered` as soon as an agent is bridged to the caller, not
+    when they finish talking; so the `answered` route waits for the bridge to end
+    (CHANNEL_UNBRIDGE). The result variables are cleared first: a queue that does not exist
+    sets none, and a value left from an earlier visit would pick the wrong route.
+    """
     await prompts.play(call, frame, step.prompt)
-    result = await call.app("callcenter", call.render(step.name, frame), interruptible=False)
-    cause = result.variable("cc_cause")
-    reason = result.variable("cc_cancel_reason")
-    if cause == "answered":
-        outcome = "answered"
-    elif cause == "cancel" and reason in ("TIMEOUT", "BREAK_OUT", "EXIT_WITH_KEY"):
-        outcome = "no_answer"
-    else:
-        outcome = "unavailable"
+    await call.app("multiset", multiset_arg(QUEUE_RESULT))
+    async with call.session.events("CHANNEL_UNBRIDGE", "CHANNEL_HANGUP") as events:
+        result = await call.app("callcenter", call.render(step.name, frame), interruptible=False)
+        cause = result.variable("cc_cause")
+        reason = result.variable("cc_cancel_reason")
+        if cause == "answered":
+            outcome = "answered"
+            await _conversation(call, events)
+        elif cause == "cancel" and reason in ("TIMEOUT", "BREAK_OUT", "EXIT_WITH_KEY"):
+            outcome = "no_answer"
+        else:
+            outcome = "unavailable"
     frame.result = {"outcome": outcome, "cause": cause or "", "reason": reason or ""}
     return outcome, frame.flow.route(name, outcome)
+
+
+async def _conversation(call: Call, events: MemoryObjectReceiveStream[Event]) -> None:
+    """Wait until the caller and the agent are unbridged; ends on hangup or disconnect too."""
+    async for event in events:
+        if event.name == "CHANNEL_UNBRIDGE":
+            return
+        break
+    cause = getattr(call.session, "hangup_cause", None)
+    if cause is not None:
+        raise CallHangup(cause, uuid=call.uuid, waiting_for="the end of the queue call")
+    raise ConnectionClosed("the event socket closed during the queue call")

@@ -1,12 +1,17 @@
 """Getting events to user code without ever stalling the connection's reader.
 
-Two ways, both unbounded but accounted (an event is never dropped; the counts are visible):
+Two ways for user code, both unbounded but accounted (an event is never dropped; the counts
+are visible):
 
 - hooks: for each event with at least one matching hook, one task in the owner's task group
   runs the catch-all hooks and then the named ones, in registration order. A slow hook holds
   up nobody else, and a hook may call `api` (its reply is read by the free reader).
 - subscriptions: a memory object stream with an unbounded buffer per subscriber, for code that
   prefers `async for event in ...`; the stream ends when the connection or call ends.
+
+And one for bookkeeping inside the library and the engine (`Listeners`): plain callbacks,
+called in the reader as each event is dispatched, in order, with no task at all. They must not
+block; they note things (a hangup cause, a key) and wake tasks.
 
 An event nobody listens to costs a dictionary lookup or two.
 """
@@ -28,7 +33,51 @@ from ivrd.esl.protocol import Event
 logger = logging.getLogger("ivrd.esl")
 
 Hook = Callable[[Event], Awaitable[None]]
+Listener = Callable[[Event], None]
 CATCH_ALL = "ALL"
+
+
+class Listeners:
+    """Callbacks by event name, called in the reader, in registration order."""
+
+    def __init__(self, log_extra: Callable[[], dict[str, Any]]) -> None:
+        self._by_name: dict[str, list[Listener]] = {}
+        self._log_extra = log_extra
+
+    def __bool__(self) -> bool:
+        return bool(self._by_name)
+
+    def add(self, callback: Listener, names: Iterable[str]) -> Callable[[], None]:
+        """Register `callback` for each of `names`; the function returned removes it."""
+        wanted = tuple(dict.fromkeys(names))
+        for name in wanted:
+            self._by_name.setdefault(name, []).append(callback)
+
+        def remove() -> None:
+            for name in wanted:
+                callbacks = self._by_name.get(name)
+                if callbacks is not None and callback in callbacks:
+                    callbacks.remove(callback)
+                    if not callbacks:
+                        del self._by_name[name]
+
+        return remove
+
+    def dispatch(self, name: str, event: Event) -> None:
+        callbacks = self._by_name.get(name)
+        if not callbacks:
+            return
+        for callback in tuple(callbacks):
+            try:
+                callback(event)
+            except Exception:
+                # A bug in one listener must not stop the reader, nor the other listeners.
+                logger.exception(
+                    "event listener %s failed on %s",
+                    getattr(callback, "__qualname__", repr(callback)),
+                    name,
+                    extra=self._log_extra(),
+                )
 
 
 class EventHooks:
@@ -66,10 +115,11 @@ class EventHooks:
 
         return register if hook is None else register(hook)
 
-    def matching(self, event: Event) -> list[Hook]:
+    def matching(self, event: Event, name: str | None = None) -> list[Hook]:
         if not (self._by_name or self._by_subclass):
             return list(self._catch_all)
-        name = event.name
+        if name is None:
+            name = event.name
         hooks = [*self._catch_all, *self._by_name.get(name, ())]
         if self._by_subclass:
             subclass = event.subclass
@@ -77,10 +127,12 @@ class EventHooks:
                 hooks += self._by_subclass.get((name, subclass), ())
         return hooks
 
-    def dispatch(self, event: Event, task_group: anyio.abc.TaskGroup) -> None:
+    def dispatch(
+        self, event: Event, task_group: anyio.abc.TaskGroup, name: str | None = None
+    ) -> None:
         if not (self._catch_all or self._by_name or self._by_subclass):
             return
-        hooks = self.matching(event)
+        hooks = self.matching(event, name)
         if hooks:
             if self.running == 0:
                 self._idle = anyio.Event()
@@ -120,8 +172,8 @@ class _Subscription:
         self.subclass = subclass
         self.send = send
 
-    def matches(self, event: Event) -> bool:
-        if self.names and event.name not in self.names:
+    def matches(self, event: Event, name: str) -> bool:
+        if self.names and name not in self.names:
             return False
         return self.subclass is None or event.subclass == self.subclass
 
@@ -136,9 +188,11 @@ class Subscriptions:
     def __bool__(self) -> bool:
         return bool(self._subs)
 
-    def publish(self, event: Event) -> None:
+    def publish(self, event: Event, name: str | None = None) -> None:
+        if name is None:
+            name = event.name
         for sub in self._subs:
-            if sub.matches(event):
+            if sub.matches(event, name):
                 # A consumer that left is removed by its context manager; until then, skip it.
                 with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
                     sub.send.send_nowait(event)

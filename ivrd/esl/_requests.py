@@ -26,10 +26,15 @@ from ivrd.esl.protocol import (
 )
 from ivrd.esl.timeouts import Timeouts, time_limit
 
+_SECRET_WORDS = frozenset({"auth", "userauth"})
+
 
 def what_of(data: bytes) -> str:
-    """A command's first line, for messages (`sendmsg`, `api status`...)."""
-    return data.split(b"\n", 1)[0].decode(errors="replace")
+    """A command's first line, for messages (`sendmsg`, `api status`...); for `auth` only the
+    word: the rest is the password, and these messages are logged and printed."""
+    line = data.split(b"\n", 1)[0].decode(errors="replace")
+    word = line.split(" ", 1)[0]
+    return word if word in _SECRET_WORDS else line
 
 
 def checked_reply(reply: Reply, what: str) -> CommandReply:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ivrd.esl._dispatch import EventSource
+from ivrd.esl._dispatch import EventSource, Listener, Listeners
 from ivrd.esl.connection import Connection
 from ivrd.esl.errors import CallHangup
 from ivrd.esl.protocol import Event
@@ -19,6 +19,17 @@ class SessionEvents(EventSource):
     uuid: str
     _conn: Connection
     _hangup_cause: str | None
+    _listeners: Listeners
+
+    def listen(self, callback: Listener, *names: str) -> Callable[[], None]:
+        """Call `callback(event)` for each event called one of `names`, as it is read.
+
+        For bookkeeping, not for work: it runs in the reader, in order, before hooks and
+        streams see the event, so it must not block or await (note the event, set an
+        `anyio.Event`, start a task). Costs no task per event, unlike `on`. Returns a function
+        that removes it.
+        """
+        return self._listeners.add(callback, names)
 
     async def wait_for(
         self,

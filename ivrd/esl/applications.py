@@ -56,8 +56,12 @@ def _file_field(what: str, value: str) -> str:
 
 # ---------------------------------------------------------------------------- dial strings
 
-_TARGET_FORBIDDEN = frozenset(",|{}[]'\"")
-_VALUE_FORBIDDEN = frozenset("|{}[]'\r\n")
+# Separators (`,` `|`), variable blocks (`{}` `[]` `<>`), quotes and escapes (a backslash), and
+# `:_:` anywhere in the argument, which makes FreeSWITCH split it into enterprise originate
+# threads (switch_ivr_originate): another target that rings too.
+_TARGET_FORBIDDEN = frozenset(",|{}[]<>'\"\\")
+_VALUE_FORBIDDEN = frozenset("|{}[]'\\\r\n")
+_ENTERPRISE_SEPARATOR = ":_:"
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -75,11 +79,10 @@ def _dial_variables(variables: Mapping[str, VariableValue], what: str) -> str:
         if not name or not set(name) <= _NAME_CHARS:
             raise ArgumentError(f"{what}: {name!r} is not a channel variable name")
         value = _value(raw)
-        bad = _VALUE_FORBIDDEN.intersection(value)
+        bad = _breakers(value, _VALUE_FORBIDDEN)
         if bad:
             raise ArgumentError(
-                f"{what}: the value of {name} contains {''.join(sorted(bad))!r}, "
-                "which would break the dial string"
+                f"{what}: the value of {name} contains {bad}, which would break the dial string"
             )
         if "," in value or " " in value or "\t" in value:
             # FreeSWITCH splits `{a=1,b=2}` with switch_separate_string, which honours and
@@ -97,13 +100,22 @@ def _dial_target(endpoint: str | Endpoint) -> str:
         target, prefix = endpoint, ""
     if not isinstance(target, str) or not target:
         raise ArgumentError(f"bridge: a target must be a non-empty string, got {target!r}")
-    bad = {ch for ch in target if ch in _TARGET_FORBIDDEN or ch.isspace()}
+    bad = _breakers(target, _TARGET_FORBIDDEN, spaces=True)
     if bad:
         raise ArgumentError(
-            f"bridge: target {target!r} contains {''.join(sorted(bad))!r}, "
-            "which would break the dial string"
+            f"bridge: target {target!r} contains {bad}, which would break the dial string"
         )
     return prefix + target
+
+
+def _breakers(text: str, forbidden: frozenset[str], *, spaces: bool = False) -> str | None:
+    """What in `text` would change how FreeSWITCH splits a dial string, as shown in errors."""
+    bad = {ch for ch in text if ch in forbidden or (spaces and ch.isspace())}
+    if bad:
+        return repr("".join(sorted(bad)))
+    if _ENTERPRISE_SEPARATOR in text:
+        return repr(_ENTERPRISE_SEPARATOR)
+    return None
 
 
 BridgeTarget = str | Endpoint | Sequence[str | Endpoint]

@@ -16,6 +16,7 @@ Content-Type, null when it has none; `offset` is where the frame starts in the s
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 
 from ivrd.esl.protocol import (
@@ -49,19 +50,46 @@ def decode_stream(
     a frame is an error too.
     """
     parser = Parser(max_frame_size=max_frame_size)
-    received = 0
+    unread = _Unread()
     for chunk in chunks:
         parser.feed(chunk)
-        received += len(chunk)
-        yield from _complete_messages(parser, received, frames)
+        unread.add(chunk)
+        yield from _complete_messages(parser, unread, frames)
     parser.feed_eof()
-    yield from _complete_messages(parser, received, frames)
+    yield from _complete_messages(parser, unread, frames)
 
 
-def _complete_messages(parser: Parser, received: int, frames: bool) -> Iterator[dict[str, object]]:
+class _Unread:
+    """The chunks the parser has not framed yet, by offset: where a frame starts is past the
+    blank lines the parser skips before it (FreeSWITCH sends none), however they arrived."""
+
+    def __init__(self) -> None:
+        self.received = 0
+        self._chunks: deque[tuple[int, bytes]] = deque()
+
+    def add(self, chunk: bytes) -> None:
+        self._chunks.append((self.received, chunk))
+        self.received += len(chunk)
+
+    def frame_start(self, at: int) -> int:
+        """`at`, moved past the newlines there; the chunks before it are let go."""
+        chunks = self._chunks
+        while chunks and chunks[0][0] + len(chunks[0][1]) <= at:
+            chunks.popleft()
+        for offset, chunk in chunks:
+            rest = chunk[at - offset :]
+            at += len(rest) - len(rest.lstrip(b"\n"))
+            if at < offset + len(chunk):
+                break
+        return at
+
+
+def _complete_messages(
+    parser: Parser, unread: _Unread, frames: bool
+) -> Iterator[dict[str, object]]:
+    received = unread.received
     while True:
-        # Before the parser skips blank lines between frames; FreeSWITCH sends none.
-        start = received - parser.buffered
+        start = unread.frame_start(received - parser.buffered)
         try:
             message = parser.next_message()
         except RemoteProtocolError as exc:

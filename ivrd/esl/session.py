@@ -18,19 +18,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
-from uuid import uuid4
 
 import anyio
 import anyio.abc
 
 from ivrd.esl import _requests
 from ivrd.esl._app_methods import ApplicationMethods
-from ivrd.esl._dispatch import EventHooks, Subscriptions
-from ivrd.esl._requests import BackgroundJobs, Completion
+from ivrd.esl._asyncio_stream import ProtocolStream
+from ivrd.esl._dispatch import EventHooks, Listeners, Subscriptions
+from ivrd.esl._requests import BackgroundJobs
+from ivrd.esl._running import RunningApp, deadline
 from ivrd.esl._session_events import SessionEvents
 from ivrd.esl.applications import ExecuteResult, normalise_variable
-from ivrd.esl.connection import Connection
-from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError
+from ivrd.esl.connection import Connection, ReplyWaiter
+from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError, ESLTimeout
+from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import (
     DEFAULT_MAX_FRAME_SIZE,
     CommandReply,
@@ -52,22 +54,12 @@ _FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 _SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
 
 
-class _RunningApp(Completion):
-    __slots__ = ("event_uuid", "interrupted", "name")
-
-    def __init__(self, name: str) -> None:
-        super().__init__()
-        self.name = name
-        self.event_uuid = str(uuid4())
-        self.interrupted = False
-
-
 class OutboundSession(SessionEvents, ApplicationMethods):
     """One call. Made by OutboundServer for each connection; the handler gets it."""
 
     def __init__(
         self,
-        stream: anyio.abc.ByteStream,
+        stream: anyio.abc.ByteStream | ProtocolStream,
         peer: str,
         *,
         event_format: EventFormat = "plain",
@@ -85,23 +77,29 @@ class OutboundSession(SessionEvents, ApplicationMethods):
             stream,
             peer,
             self._on_message,
+            on_closed=self._on_closed,
             max_frame_size=max_frame_size,
             write_timeout=timeouts.write,
         )
         self._channel_data = Headers([])
-        self._hooks = EventHooks(self._log_extra)
+        # One dict for every log line of the call (the uuid goes in once known); the helpers
+        # get it through a closure, not a method of ours: no reference cycle keeps a finished
+        # call's objects for the garbage collector, they go when the call does.
+        extra: dict[str, Any] = {"call_uuid": None}
+        self._extra = extra
+        self._hooks = EventHooks(lambda: extra)
+        self._listeners = Listeners(lambda: extra)
         self._subscriptions = Subscriptions()
         self._jobs = BackgroundJobs()
         self._jobs_subscribed = False
         self._app_lock = anyio.Lock(fast_acquire=True)
-        self._app: _RunningApp | None = None
+        self._app: RunningApp | None = None
         self._hangup_cause: str | None = None
         self._hangup_complete = False
         self._notice: DisconnectNotice | None = None
-        self._gone = anyio.Event()
+        self._gone = Latch()
         self._task_group: anyio.abc.TaskGroup | None = None
         self._handler_scope: anyio.CancelScope | None = None
-        self._reader_scope = anyio.CancelScope(shield=True)
         self._handler_done = False
         self._failed = False
 
@@ -130,7 +128,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         return self._conn.closed
 
     def _log_extra(self) -> dict[str, Any]:
-        return {"call_uuid": self.uuid or None}
+        return self._extra
 
     # -- commands ----------------------------------------------------------------------------
 
@@ -194,16 +192,31 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         await self.api(f"uuid_break {self.uuid}{' all' if all else ''}")
 
     async def _execute(self, app: str, arg: str, loops: int | None) -> ExecuteResult:
-        running = _RunningApp(app)
+        running = RunningApp(app)
         data = commands.execute(app, arg, event_uuid=running.event_uuid, loops=loops)
+        timeouts = self.timeouts
         # Registered before the send: a completion may in principle overtake the +OK.
         self._app = running
+        waiter: ReplyWaiter | None = None
+        event: Event | None = None
         try:
-            await self.command(data)
-            with time_limit(self.timeouts.application, f"`{app}` did not complete"):
+            with anyio.CancelScope(deadline=deadline(timeouts.reply)) as limit:
+                running.limit(limit, timeouts.application)
+                waiter = await self._conn.send_command(data)
+                if waiter.resolved:
+                    running.on_reply(waiter)
+                else:
+                    waiter.notify = running.on_reply
                 event = await running.wait()
         finally:
             self._app = None
+            if waiter is not None and not waiter.resolved:
+                waiter.notify = None
+                waiter.abandoned = True  # its late reply is dropped
+        if event is None:  # the time limit passed
+            if running.replied:
+                raise ESLTimeout(f"`{app}` did not complete within {timeouts.application:g} s")
+            raise ESLTimeout(f"{self._conn.no_answer('sendmsg')} within {timeouts.reply:g} s")
         return ExecuteResult(app, event, running.interrupted)
 
     async def disconnect(self) -> None:
@@ -211,9 +224,9 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         if self._conn.closed:
             return
         try:
-            waiter = await self._conn.send_command(commands.exit())
+            # Its `+OK` comes before FreeSWITCH closes: waiting for the close is enough.
+            await self._conn.send_command(commands.exit())
             await self._conn.send_eof()
-            await self._conn.wait_reply(waiter)
         except ESLError:
             pass
         await self._conn.wait_closed()
@@ -250,10 +263,12 @@ class OutboundSession(SessionEvents, ApplicationMethods):
             self._channel_data = event.headers
         elif name == "BACKGROUND_JOB":
             self._jobs.on_event(event)
+        if self._listeners:
+            self._listeners.dispatch(name, event)
         if self._task_group is not None:
-            self._hooks.dispatch(event, self._task_group)
+            self._hooks.dispatch(event, self._task_group, name)
         if self._subscriptions:
-            self._subscriptions.publish(event)
+            self._subscriptions.publish(event, name)
 
     def _on_hangup(self, event: Event) -> None:
         if self._hangup_cause is not None:
@@ -286,37 +301,41 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         if scope is not None and not self._handler_done:
             scope.deadline = min(scope.deadline, anyio.current_time() + grace)
 
-    async def _read(self) -> None:
-        # Shielded: when the call is cancelled (server shutdown) the teardown still needs the
-        # reader to hang up and say goodbye; `run` stops it when it is done.
-        with self._reader_scope:
-            try:
-                await self._conn.run()
-            finally:
-                self._on_closed()
-
     # -- life cycle --------------------------------------------------------------------------
 
     async def run(self, handler: CallHandler) -> None:
         """Set the call up, run `handler(self)`, tear down. Raises only cancellation."""
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
-            task_group.start_soon(self._read)
+            # Shielded: when the call is cancelled (server shutdown) the teardown still needs
+            # the reader to hang up and say goodbye; it is stopped here when that is done.
+            reader = anyio.CancelScope(shield=True)
+            if self._conn.reads_itself:
+                self._conn.start()  # the stream delivers in the loop's callbacks: no task
+            else:
+                task_group.start_soon(self._read, reader)
             try:
                 await self._run_handler(handler)
             finally:
                 with anyio.CancelScope(shield=True):
                     await self._teardown()
-                self._reader_scope.cancel()
-                task_group.cancel_scope.cancel()
+                if not self._conn.reads_itself:
+                    reader.cancel()
+                if self._hooks.running or not self._conn.reads_itself:
+                    task_group.cancel_scope.cancel()
+            self._task_group = None
+
+    async def _read(self, scope: anyio.CancelScope) -> None:
+        with scope:
+            await self._conn.run()  # calls _on_closed when it ends
 
     async def _setup(self) -> None:
-        data = (
-            await _requests.request(self._conn, commands.connect(), self.timeouts.connect)
-        ).headers
-        self._channel_data = data
+        reply = await _requests.request(self._conn, commands.connect(), self.timeouts.connect)
+        # The channel data: kept as the text it came in (the parser does), read as looked up.
+        data = self._channel_data = reply.headers
         self.uuid = data.get("Unique-ID") or data.get("Channel-Unique-ID") or ""
-        self._conn.log_extra = self._log_extra()
+        self._extra["call_uuid"] = self.uuid or None
+        self._conn.log_extra = self._extra
         if data.get("Socket-Mode") != "async" or data.get("Control") != "full":
             logger.warning(
                 "FreeSWITCH connected with Socket-Mode %s, Control %s: the dialplan should use "
@@ -325,13 +344,18 @@ class OutboundSession(SessionEvents, ApplicationMethods):
                 data.get("Control"),
                 extra=self._log_extra(),
             )
-        await self.command(
-            commands.myevents(format=None if self.event_format == "plain" else "json")
-        )
+        setup = [commands.myevents(format=None if self.event_format == "plain" else "json")]
         if self._linger is not False:
-            await self.command(commands.linger(None if self._linger is True else int(self._linger)))
+            setup.append(commands.linger(None if self._linger is True else int(self._linger)))
         if self._divert_events:
-            await self.command(commands.divert_events(True))
+            setup.append(commands.divert_events(True))
+        # Sent together: FreeSWITCH answers them in order, and none depends on another's answer.
+        waiters = await self._conn.send_commands(setup)
+        for waiter, command in zip(waiters, setup, strict=True):
+            what = _requests.what_of(command)
+            with time_limit(self.timeouts.reply, self._conn.no_answer(what)):
+                answer = await self._conn.wait_reply(waiter)
+            _requests.checked_reply(answer, what)
 
     async def _run_handler(self, handler: CallHandler) -> None:
         with anyio.CancelScope() as scope:

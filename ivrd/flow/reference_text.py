@@ -101,7 +101,10 @@ VALUE_TYPES: list[ValueType] = [
         TemplateText,
         "template",
         "Text that may contain `{{ ... }}` (sandboxed Jinja2) with "
-        "`call`, `vars`, `result`, `secrets` and `flow`; numbers and true/false are read as text.",
+        "`call`, `vars`, `result`, `secrets` and `flow`; numbers and true/false are read as text. "
+        "A value filled in stays data: where it would take part in a FreeSWITCH `${...}` "
+        "expansion the step fails (`on.error`), so write FreeSWITCH's own `${...}` outside "
+        "`{{ }}`; in an `http` path each value is one URL-encoded segment.",
     ),
     (
         TemplateExpr,

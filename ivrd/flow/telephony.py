@@ -88,7 +88,8 @@ class TransferStep(StepBase):
     all_at_once: Flag = False
     """Ring a list together instead of one by one."""
     ring_for: Duration | None = None
-    """How long each destination rings (`leg_timeout`)."""
+    """How long each destination rings before it counts as `no_answer` (the bridge's
+    `originate_timeout`, whole seconds; with `all_at_once`, how long they all ring together)."""
     caller_id: CallerId | None = None
     prompt: PromptUse | None = None
     """Played before ringing, e.g. "please hold"."""

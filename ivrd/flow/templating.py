@@ -39,6 +39,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from ivrd.flow.errors import did_you_mean
+from ivrd.flow.escaping import Escape, finalize, rendering_for, unmark
 
 __all__ = [
     "MAX_OUTPUT",
@@ -209,7 +210,10 @@ def _format(value: Any, *args: Any, **kwargs: Any) -> str:
 
 
 def _make_environment() -> _Sandbox:
-    env = _Sandbox(undefined=_Undefined, autoescape=False, keep_trailing_newline=True)
+    # `finalize` treats each `{{ }}` result for where the text goes (ivrd.flow.escaping).
+    env = _Sandbox(
+        undefined=_Undefined, autoescape=False, keep_trailing_newline=True, finalize=finalize
+    )
     # Only what a flow needs: lipsum(), namespace() and friends make text or mutable state.
     env.globals.clear()
     env.globals.update(range=_bounded_range, dict=dict)
@@ -333,11 +337,16 @@ class Template:
         """No template syntax at all: renders as its source."""
         return self._compiled is None
 
-    def render(self, context: Mapping[str, Any]) -> str:
+    def render(self, context: Mapping[str, Any], *, escape: Escape | None = None) -> str:
+        """The text; `escape` names where it goes when that reads syntax in it (FreeSWITCH, a
+        URL path), so that a value filled in stays data there (see ivrd.flow.escaping)."""
         if self._compiled is None:
             return self.source
         try:
-            text = self._compiled.render(context)
+            with rendering_for(escape):
+                text = self._compiled.render(context)
+            if escape is Escape.FREESWITCH:
+                text = unmark(text)
         except Exception as exc:
             raise _render_error(exc, self, context) from _cause(exc, self.references)
         if len(text) > MAX_OUTPUT:
@@ -365,6 +374,22 @@ class Expression:
         return value
 
 
+_TOO_DEEP = "nested too deeply to compile (brackets, filters or blocks within one another)"
+_MAX_DEPTH = 50
+"""Jinja's parser and Python's compiler recurse once per level and give up some way in, and
+Jinja's optimiser takes time cubic in the depth (300 attributes deep: ten seconds). No flow
+nests a template a tenth as deep; deeper ones are refused before they are compiled."""
+
+
+def _check_depth(tree: nodes.Node, source: str) -> None:
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > _MAX_DEPTH:
+            raise TemplateError(_TOO_DEEP, None, source)
+        stack.extend((child, depth + 1) for child in node.iter_child_nodes())
+
+
 def compile_template(source: str) -> Template:
     """Compile a string value; raises TemplateError with a message for people.
 
@@ -384,11 +409,14 @@ def _compile_template(source: str) -> Template:
         return Template(source)
     try:
         tree = _ENV.parse(source)
+        _check_depth(tree, source)
         _check_tree(tree, source)
         compiled = _ENV.from_string(tree)
+        references, chains = _analyse(tree)
     except (TemplateSyntaxError, TemplateAssertionError) as exc:
         raise _syntax_error(exc, source, _SYNTAX_HINT) from None
-    references, chains = _analyse(tree)
+    except (RecursionError, SyntaxError):
+        raise TemplateError(_TOO_DEEP, None, source) from None
     return Template(source, references, compiled, chains)
 
 
@@ -402,6 +430,7 @@ def _compile_expression(source: str) -> Expression:
     try:
         parser = Parser(_ENV, source, state="variable")
         tree = parser.parse_expression()
+        _check_depth(tree, source)
         if not parser.stream.eos:
             token = parser.stream.current
             raise TemplateError(
@@ -411,9 +440,11 @@ def _compile_expression(source: str) -> Expression:
         wrapped.set_environment(_ENV)
         _check_tree(wrapped, source)
         compiled = _ENV.compile_expression(source, undefined_to_none=False)
+        references, chains = _analyse(wrapped)
     except (TemplateSyntaxError, TemplateAssertionError) as exc:
         raise _syntax_error(exc, source, "") from None
-    references, chains = _analyse(wrapped)
+    except (RecursionError, SyntaxError):
+        raise TemplateError(_TOO_DEEP, None, source) from None
     return Expression(source, references, compiled, chains)
 
 

@@ -31,6 +31,8 @@ Path = tuple[str | int, ...]
 _NULL_TAG = "tag:yaml.org,2002:null"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _MAX_NODES = 200_000
+_MAX_DEPTH = 100
+"""Lists and mappings nested deeper than any flow needs: refused before recursion runs out."""
 _COMMENTED_VALUE = re.compile(r":\s+#")
 _FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
 _QUOTE_HINT = "quote keys like '*0' and '#'"
@@ -155,6 +157,12 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooDeep(Exception):
+    def __init__(self, node: Node) -> None:
+        super().__init__()
+        self.position = _start(node)
+
+
 class _Composer:
     def __init__(self, source: SourceMap) -> None:
         self.source = source
@@ -171,6 +179,8 @@ class _Composer:
         self.count += 1
         if self.count > _MAX_NODES:
             raise _TooLarge
+        if len(path) > _MAX_DEPTH:
+            raise _TooDeep(node)
         self.source.record(path, node, key)
         if isinstance(node, ScalarNode):
             if node.tag == _NULL_TAG:
@@ -248,8 +258,13 @@ def load_yaml(text: str, file: str) -> YamlDocument:
     source = SourceMap(file, text.splitlines())
     try:
         node = _compose(text)
+    except yaml.reader.ReaderError as exc:
+        return YamlDocument(None, source, [_reader_error(exc, text, file)])
     except yaml.YAMLError as exc:
         return YamlDocument(None, source, [_syntax_error(exc, source)])
+    except RecursionError:  # only without libyaml: the pure-Python parser recurses per level
+        message = "lists or mappings nested too deeply to read"
+        return YamlDocument(None, source, [Diagnostic(file, 1, 1, "", message)])
     if node is None:
         return YamlDocument(None, source, [Diagnostic(file, 1, 1, "", "the file is empty")])
     composer = _Composer(source)
@@ -258,6 +273,10 @@ def load_yaml(text: str, file: str) -> YamlDocument:
     except _TooLarge:
         message = f"more than {_MAX_NODES} values (aliases expanding?); not reading further"
         return YamlDocument(None, source, [Diagnostic(file, 1, 1, "", message)])
+    except _TooDeep as deep:
+        at = deep.position
+        message = f"lists or mappings nested more than {_MAX_DEPTH} levels deep"
+        return YamlDocument(None, source, [Diagnostic(file, at.line, at.column, "", message)])
     return YamlDocument(source.data, source, composer.problems)
 
 
@@ -265,9 +284,29 @@ def _compose(text: str) -> Node | None:
     if _FAST_LOADER is not None:
         try:
             return yaml.compose(text, Loader=_FAST_LOADER)
-        except yaml.YAMLError:
-            pass  # re-read below, for the pure-Python parser's more precise messages
+        except (yaml.YAMLError, UnicodeEncodeError) as fast_error:
+            # Re-read for the pure-Python parser's more precise messages (and its refusal of
+            # text that is not Unicode, a lone surrogate, which libyaml cannot even encode).
+            # It recurses once per level, so past libyaml's nesting limit it cannot: then
+            # libyaml's message.
+            if "maximum nesting depth" in str(fast_error):
+                raise
+            try:
+                return yaml.compose(text, Loader=yaml.SafeLoader)
+            except RecursionError:
+                raise fast_error from None
     return yaml.compose(text, Loader=yaml.SafeLoader)
+
+
+def _reader_error(exc: yaml.reader.ReaderError, text: str, file: str) -> Diagnostic:
+    """A character YAML refuses (NUL, a control character, a lone surrogate), located."""
+    before = text[: exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - before.rfind("\n")
+    char = exc.character
+    code = ord(char) if isinstance(char, str) else int(char)
+    message = f"a character YAML does not allow (#x{code:04x}); remove it"
+    return Diagnostic(file, line, column, "", message)
 
 
 def _syntax_error(exc: yaml.YAMLError, source: SourceMap) -> Diagnostic:

@@ -19,6 +19,7 @@ Two rules keep a scrape small and the per-step cost tiny at a thousand concurren
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 from prometheus_client import (
@@ -109,6 +110,7 @@ class Metrics:
     - `ivrd_reloads_total{result}` counter (`ok`, `failed`) and
       `ivrd_config_last_reload_successful` gauge (1 or 0).
     - `ivrd_build_info{version}` gauge, always 1.
+    - `ivrd_tasks` gauge: the event loop's tasks, once the daemon calls `count_tasks`.
     - `process_*` and `python_info`: the standard process and platform collectors.
     """
 
@@ -251,6 +253,22 @@ class Metrics:
         else:
             self._reload_failed.inc()
             self._last_reload_successful.set(0)
+
+    def count_tasks(self, count: Callable[[], float]) -> None:
+        """Export `ivrd_tasks`, `count()` read at each scrape: a leak shows as a count that
+        does not come back down (the soak run reads it). Call once."""
+        Gauge(
+            "ivrd_tasks", "Tasks in the daemon's event loop now.", registry=self.registry
+        ).set_function(count)
+
+    def label_sets(self) -> dict[str, int]:
+        """How many label sets each per-call metric holds: bounded by the configuration
+        (flows, step types, outcomes), never by the number of calls (a check for leaks)."""
+        return {
+            name.lstrip("_"): len(children._children)
+            for name, children in vars(self).items()
+            if isinstance(children, _BoundChildren)
+        }
 
     def render(self) -> bytes:
         """Every metric in the Prometheus text format (`CONTENT_TYPE`)."""

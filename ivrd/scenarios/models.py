@@ -43,6 +43,7 @@ __all__ = [
     "CallerAction",
     "Expect",
     "HttpReply",
+    "QueueResult",
     "Scenario",
     "ScenarioFile",
     "ScenarioSettings",
@@ -96,6 +97,30 @@ class TransferResult(FlowModel):
 
     shorthand_schema: ClassVar[dict[str, Any] | None] = {
         "enum": ["answered", "busy", "no_answer", "failed"]
+    }
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_word(cls, data: Any) -> Any:
+        return {"result": data} if isinstance(data, str) else data
+
+
+class QueueResult(FlowModel):
+    """What a mod_callcenter queue does with the caller; `missing` is short for
+    `{result: missing}`."""
+
+    result: Literal["answered", "timeout", "no_agent", "missing"]
+    wait: Duration | None = None
+    """How long the caller waits: until an agent answers (answered, default 10s), the queue's
+    max-wait-time (timeout, default 60s), or until the queue gives up for want of agents
+    (no_agent, default 15s)."""
+    talk: Duration = timedelta(seconds=10)
+    """answered: how long the agent talks before hanging up."""
+    agent: str = "1000@default"
+    """answered: the agent's name (`cc_agent`)."""
+
+    shorthand_schema: ClassVar[dict[str, Any] | None] = {
+        "enum": ["answered", "timeout", "no_agent", "missing"]
     }
 
     @model_validator(mode="before")
@@ -290,6 +315,9 @@ class ScenarioSettings(FlowModel):
     """Mocked HTTP services by service name or URL prefix; a list is tried in order."""
     transfers: dict[str, TransferResult] = Field(default_factory=dict)
     """What each transfer target does (`*`: any other; default: answers, talks 10 s)."""
+    queues: dict[str, QueueResult] = Field(default_factory=dict)
+    """What each mod_callcenter queue does, by the name the flow's queue step gives (`*`: any
+    other; default: no such queue)."""
     files: dict[str, Duration] = Field(default_factory=dict)
     """How long sound files play (default: 1s)."""
     durations: dict[AppName, Duration] = Field(default_factory=dict)

@@ -77,12 +77,17 @@ def _outcome_lines(outcome: CallOutcome) -> list[str]:
     return lines
 
 
+def _redact(outcome: CallOutcome, text: str) -> str:
+    """Secrets and `sensitive` entries masked, as in the trace: the prompts heard, the channel
+    variables, the requests and the caller's keys come from the fake's side, unmasked."""
+    return outcome.trace.redact(text) if outcome.trace is not None else text
+
+
 def format_details(result: ScenarioResult) -> str:
     """One failed scenario: its failures, then what the call did."""
-    lines = [_rule(result.id, "_")]
-    lines += [str(failure) for failure in result.failures]
+    lines = [str(failure) for failure in result.failures]
     lines += _outcome_lines(result.outcome)
-    return "\n".join(lines) + "\n"
+    return "\n".join([_rule(result.id, "_"), *(_redact(result.outcome, x) for x in lines)]) + "\n"
 
 
 def format_problems(problems: Iterable[Diagnostic]) -> str:
@@ -127,7 +132,8 @@ def junit_xml(run: SuiteRun) -> str:
             time=f"{result.outcome.seconds:.3f}",
         )
         if not result.passed:
-            failure = ET.SubElement(case, "failure", message=result.failures[0].message)
+            message = _redact(result.outcome, result.failures[0].message)
+            failure = ET.SubElement(case, "failure", message=message)
             failure.text = format_details(result)
     for element in suites.values():
         cases = element.findall("testcase")

@@ -2,8 +2,8 @@
 
 Each scenario gets its own `OutboundServer` on a loopback port whose handler runs the flow with
 `run_call` (HTTP through `MockServices`, the clock at the scenario's `at`), and its own
-`FakeFreeSWITCH`, which dials in with the scenario's channel data and transfer outcomes while
-`play_caller` acts as the caller. Nothing is mocked between the two: what passes here is the
+`FakeFreeSWITCH`, which dials in with the scenario's channel data, transfer and queue outcomes
+while `play_caller` acts as the caller. Nothing is mocked between the two: what passes here is the
 byte stream FreeSWITCH would see.
 
 `run_cases` runs scenarios concurrently (a task group, a capacity limiter) inside one trio run
@@ -35,8 +35,9 @@ from ivrd.logs import call_uuid
 from ivrd.scenarios.caller import ActedAction, play_caller
 from ivrd.scenarios.loading import ScenarioCase
 from ivrd.scenarios.mockhttp import MockServices, SeenRequest
-from ivrd.scenarios.models import TransferResult
+from ivrd.scenarios.models import QueueResult, TransferResult
 from ivrd.testing import (
+    AgentAnswers,
     Answered,
     BridgeOutcome,
     Busy,
@@ -45,14 +46,20 @@ from ivrd.testing import (
     Channel,
     Failed,
     FakeFreeSWITCH,
+    NoAgent,
     NoAnswer,
+    NoSuchQueue,
     OutboundCall,
+    QueueOutcome,
+    QueueTimeout,
 )
 
 __all__ = [
     "CallLogs",
     "CallOutcome",
+    "bridge_outcome",
     "collecting_logs",
+    "queue_outcome",
     "run_case",
     "run_cases",
     "run_in_mock_time",
@@ -96,6 +103,18 @@ def bridge_outcome(result: TransferResult) -> BridgeOutcome:
     return NoAnswer()
 
 
+def queue_outcome(result: QueueResult) -> QueueOutcome:
+    """The fake's outcome for a scenario's queue result (its own defaults where none given)."""
+    wait = {} if result.wait is None else {"wait": result.wait.total_seconds()}
+    if result.result == "answered":
+        return AgentAnswers(**wait, talk=result.talk.total_seconds(), agent=result.agent)
+    if result.result == "timeout":
+        return QueueTimeout(**wait)
+    if result.result == "no_agent":
+        return NoAgent(**wait)
+    return NoSuchQueue()
+
+
 def _fake_caller(case: ScenarioCase) -> Caller:
     settings = case.settings
     bridge = {
@@ -104,12 +123,15 @@ def _fake_caller(case: ScenarioCase) -> Caller:
         if target != "*"
     }
     default = settings.transfers.get("*")
+    queues = settings.queues
     return Caller(
         bridge=bridge,
         bridge_default=bridge_outcome(default) if default is not None else Answered(),
         files={path: length.total_seconds() for path, length in settings.files.items()},
         durations={app: length.total_seconds() for app, length in settings.durations.items()},
         hangup_after_voicemail=settings.hangup_after_voicemail is not False,
+        queues={name: queue_outcome(result) for name, result in queues.items() if name != "*"},
+        queue_default=queue_outcome(queues["*"]) if "*" in queues else NoSuchQueue(),
     )
 
 

@@ -2,10 +2,10 @@
 
 The person is the caller. What the call does is narrated as it happens, from what the fake
 FreeSWITCH runs: prompts as text (file names, TTS sentences), questions, transfers ringing and
-how they ended, the hangup; each line is prefixed with the seconds into the call and, where an
-application tells which step runs it, the step (`[main_menu]`; the same inference as scenarios'
-`during:`). Steps that run no application (check_hours, set, http, choose) show in the trace
-printed at the end, which the interpreter itself records.
+how they ended, queues, the hangup; each line is prefixed with the seconds into the call and,
+where an application tells which step runs it, the step (`[main_menu]`; the same inference as
+scenarios' `during:`). Steps that run no application (check_hours, set, http, choose) show in
+the trace printed at the end, which the interpreter itself records.
 
 Input, one line at a time: keys (`1`, `12345678#`, `*0`) go to the question being asked, or
 the next one (a whole entry on one line); `/now KEYS` presses at once, whatever plays (for key
@@ -96,9 +96,11 @@ class _Narrator:
         for index in range(self.started):
             if index not in self.ended and apps[index].ended_at is not None:
                 self.ended.add(index)
+                variables = self.call.state.variables
                 if apps[index].name == "bridge":
-                    variables = self.call.state.variables
                     self.say(f"transfer ended: {variables.get('originate_disposition', '?')}")
+                elif apps[index].name == "callcenter":
+                    self.say(f"queue ended: {_queue_ending(variables)}")
         record = self.call.record
         if record.hangup_at is not None and not self.hung_up:
             self.hung_up = True
@@ -115,6 +117,8 @@ class _Narrator:
         elif name == "bridge":
             targets = arg.rsplit("}", 1)[-1]  # the dial string without its {variables}
             self.say(f"transfer: ringing {targets}", step)
+        elif name == "callcenter":
+            self.say(f"queue: waiting in {arg}", step)
         elif name == "answer":
             self.say("answers the call")
         elif name == "hangup":
@@ -128,6 +132,16 @@ class _Narrator:
             if self.call.done.is_set():
                 return
             await self.call.changed.wait()
+
+
+def _queue_ending(variables: Mapping[str, str]) -> str:
+    """How mod_callcenter let the caller go, from the variables it sets."""
+    cause = variables.get("cc_cause")
+    if cause == "answered":
+        return "an agent answered"
+    if cause == "cancel":
+        return f"left without an agent ({variables.get('cc_cancel_reason', '?')})"
+    return "no such queue"
 
 
 async def _press(call: OutboundCall, keys: str) -> None:

@@ -34,10 +34,12 @@ API summary (everything is importable from `ivrd.testing`):
 
 - `FakeFreeSWITCH(*, password="ClueCon", users={"user@domain": "pw"}, hostname="fakeswitch",
   park=FIRST_SENDMSG, frame=0.02, call_timeout=3600.0, socket_address=None,
-  originate_caller=None)`. `park`: when the `socket` application parks (CHANNEL_PARK): by
-  default while the first `sendmsg` is read (its CHANNEL_PARK comes before that +OK) or 20 ms
-  after `connect`; a float is a delay after `connect`; `ParkAtCommand(n, name=None,
-  latest=None)` parks while the n-th command after `connect` is read. `frame`: a parked,
+  originate_caller=None, connect_timeout=10.0)`. `connect_timeout`: how long `call()` waits
+  for the TCP connection (None: as long as the kernel, like FreeSWITCH). `park`: when the
+  `socket` application parks (CHANNEL_PARK): by default while the first `sendmsg` is read
+  (its CHANNEL_PARK comes before that +OK) or 20 ms after `connect`; a float is a delay after
+  `connect`; `ParkAtCommand(n, name=None, latest=None)` parks while the n-th command after
+  `connect` is read. `frame`: a parked,
   idle channel picks up queued messages at its next 20 ms frame (0: at once).
   `socket_address`: where the dialplan sends `originate loopback/<ext> ...` (its B leg).
 - `await fake.call(host, port, caller=None, *, channel=None, park=None, max_seconds=None)
@@ -53,10 +55,14 @@ API summary (everything is importable from `ivrd.testing`):
   answered=False)`.
 - `Caller(script=[...], bridge={target: outcome}, bridge_default=Answered(),
   files={path: seconds | None}, file_seconds=1.0, durations={app: seconds},
-  hangup_after_voicemail=True)`; steps `Press(digits, *, interval=0.02, source="APP")`,
+  hangup_after_voicemail=True, fault=None)`; steps `Press(digits, *, interval=0.02, source="APP")`,
   `HangUp(*, cause="NORMAL_CLEARING")`, `Silence()`, each with `during=` / `after=` (an
   application name, a tuple of names, `PROMPTS` or "*"), `nth=`, `at=`, `delay=`; outcomes
   `Answered(talk=10, ring=1)`, `Busy(ring=0.5)`, `NoAnswer()`, `Failed(cause, ring=0)`.
+  `queues={name: outcome}`, `queue_default=NoSuchQueue()` for mod_callcenter's `callcenter`
+  (see `ivrd.testing.callcenter`): `AgentAnswers(wait=10, talk=10, agent="1000@default")`,
+  `QueueTimeout(wait=60)`, `NoAgent(wait=15)`, `NoSuchQueue()`; a key of the channel's
+  `cc_exit_keys` pressed during `callcenter` leaves the queue.
 - `CallRecord`: `commands` (ReceivedCommand: `at`, parsed `command`), `apps` (AppRecord:
   name, arg, event_uuid, event_lock, received_at, started_at, ended_at, duration, response,
   nested), `dtmf` (SentDtmf), `variables` (final), `hangup_cause`, `hangup_by` ("caller",
@@ -64,8 +70,14 @@ API summary (everything is importable from `ivrd.testing`):
   `exit_after_hangup`, `client_closed`, `closed_at` / `close_after_hangup`, `timed_out`,
   `violations` (Violation: at, kind, detail; kinds: nested-execution, bad-framing,
   no-connect, unknown-command, unknown-application, bad-uuid, no-event-uuid, after-hangup,
-  not-reading), `notes`, `turnarounds` (seconds from an EXECUTE_COMPLETE to the next
-  `sendmsg`), `events_sent`, `bytes_sent`.
+  not-reading, flushed), `notes`, `turnarounds` (seconds from an EXECUTE_COMPLETE to the next
+  `sendmsg`), `events_sent`, `bytes_sent`, `fault` (FaultRecord: fault, injected,
+  injected_at, detail, outcome).
+- Faults (`ivrd.testing.faults`): `Caller(fault=Fault.close_mid_application(at_app="playback",
+  delay=0.2))`; also `close_mid_reply(at_command="sendmsg", keep=None)`,
+  `close_mid_frame(at_app)`, `no_reply(at_command)`, `unknown_application(at_app)`,
+  `hangup_before_complete(at_app, cause=...)`, `disconnect_notice(at_app, linger=...)`, each
+  with `nth=`.
 
 Known differences from a real FreeSWITCH: only the controlled channel exists (no A leg, no
 CODEC / CALL_UPDATE events, transfer targets are not channels); an `originate` to a non-loopback
@@ -77,19 +89,25 @@ the line).
 
 from ivrd.testing.caller import (
     PROMPTS,
+    AgentAnswers,
     Answered,
     BridgeOutcome,
     Busy,
     Caller,
     Failed,
     HangUp,
+    NoAgent,
     NoAnswer,
+    NoSuchQueue,
     Press,
+    QueueOutcome,
+    QueueTimeout,
     Silence,
     Step,
 )
 from ivrd.testing.channel import Channel
 from ivrd.testing.fake import FakeFreeSWITCH
+from ivrd.testing.faults import FAULT_KINDS, Fault, FaultRecord
 from ivrd.testing.outbound import FIRST_SENDMSG, OutboundCall, ParkAtCommand
 from ivrd.testing.record import (
     AppRecord,
@@ -100,8 +118,10 @@ from ivrd.testing.record import (
 )
 
 __all__ = [
+    "FAULT_KINDS",
     "FIRST_SENDMSG",
     "PROMPTS",
+    "AgentAnswers",
     "Answered",
     "AppRecord",
     "BridgeOutcome",
@@ -111,11 +131,17 @@ __all__ = [
     "Channel",
     "Failed",
     "FakeFreeSWITCH",
+    "Fault",
+    "FaultRecord",
     "HangUp",
+    "NoAgent",
     "NoAnswer",
+    "NoSuchQueue",
     "OutboundCall",
     "ParkAtCommand",
     "Press",
+    "QueueOutcome",
+    "QueueTimeout",
     "ReceivedCommand",
     "SentDtmf",
     "Silence",

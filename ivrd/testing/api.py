@@ -5,7 +5,9 @@ server at `FakeFreeSWITCH.socket_address` and the reply waits until that channel
 (`+OK <uuid>`, the A leg's uuid) or gone (`-ERR <cause>`), as `api originate` blocks in the
 captures; any other endpoint rings per `FakeFreeSWITCH.originate_caller.bridge` and, when it
 answers, runs `&socket(host:port async full)` as a new call (`&park()` and other applications
-only answer). Commands registered in `FakeFreeSWITCH.api_handlers` come first.
+only answer). Its line is read as mod_commands reads it (switch_separate_string: quotes,
+escapes; `undef` for an empty place) and the call url's `{variables}` (switch_event_create_brackets)
+go on the new channel. Commands registered in `FakeFreeSWITCH.api_handlers` come first.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ivrd.testing._signal import Spawn
 from ivrd.testing.bridge import leg_result, parse_dial_string, seconds_value
 from ivrd.testing.channel import Channel
 from ivrd.testing.record import HangupBy
+from ivrd.testing.separate import separate_string, take_variables
 
 if TYPE_CHECKING:
     from ivrd.testing.fake import FakeFreeSWITCH
@@ -235,47 +238,68 @@ async def show(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
     return "\n".join(lines) + f"\n\n{len(calls)} total.\n"
 
 
-def _socket_target(app: str) -> tuple[str, int] | None:
-    """`&socket(127.0.0.1:8084 async full)` -> ("127.0.0.1", 8084)."""
-    if not app.startswith("&socket("):
+def _socket_target(app: str | None, arg: str | None) -> tuple[str, int] | None:
+    """`socket` with `127.0.0.1:8084 async full` -> ("127.0.0.1", 8084)."""
+    if app != "socket" or not arg:
         return None
-    address = app[len("&socket(") :].rstrip(")").split(" ")[0]
-    host, _, port = address.rpartition(":")
+    host, _, port = arg.split(" ")[0].rpartition(":")
     try:
         return (host or "127.0.0.1", int(port or "8084"))
     except ValueError:
         return None
 
 
+def _application(exten: str) -> tuple[str | None, str | None]:
+    """`&name(arg)` as originate reads it: the name, and the text up to the first `)`."""
+    if not exten.startswith("&") or len(exten) < 2:
+        return None, None
+    app = exten[1:].split(")", 1)[0]
+    name, paren, arg = app.partition("(")
+    return name, (arg if paren else None)
+
+
 async def originate(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
-    words = arg.split(" ")
-    if len(words) < 2:
+    """mod_commands' originate: `<call url> <exten>|&app(arg) [dialplan] [context] [cid_name]
+    [cid_num] [timeout]`, split like any API argument (quotes, escapes); the call url's
+    `{variables}` go on the new channel."""
+    words: list[str | None] = list(separate_string(arg, " ", 10))
+    if not 2 <= len(words) <= 7:
         return "-USAGE: <call url> <exten>|&<application_name>(<app_args>) [<dialplan>] ...\n"
-    global_vars, groups = parse_dial_string(words[0])
-    app = " ".join(words[1:2])
-    if app.startswith("&") and not app.endswith(")"):
-        app = " ".join(words[1:])
-        app = app[: app.find(")") + 1] if ")" in app else app
+    words = [None if word is not None and word.lower() == "undef" else word for word in words]
+    words += [None] * (7 - len(words))
+    aleg, exten, _dialplan, _context, cid_name, cid_number, seconds = words
+    if not aleg or not exten:
+        return "-ERR INVALID_NUMBER_FORMAT\n"
+    variables, dial_string = take_variables(aleg)
+    _, groups = parse_dial_string(dial_string)
     if not groups:
         return "-ERR INVALID_NUMBER_FORMAT\n"
     leg = groups[0][0]
-    variables = {**global_vars, **leg.variables}
+    variables.update(leg.variables)
     uuid = variables.get("origination_uuid") or str(uuidlib.uuid4())
-    timeout = seconds_value(variables.get("originate_timeout")) or 60.0
-    cid = variables.get("origination_caller_id_number", "0000000000")
+    timeout = seconds_value(variables.get("originate_timeout")) or seconds_value(seconds) or 60.0
+    # The positional caller id, unless the dial string's variables say otherwise.
+    caller_id = (
+        variables.get("origination_caller_id_number") or cid_number or "0000000000",
+        variables.get("origination_caller_id_name") or cid_name or "",
+    )
     if leg.target.startswith("loopback/"):
-        return await _originate_loopback(fake, leg.target, uuid, cid, timeout, spawn)
-    result = leg_result(fake.originate_caller, leg, global_vars, timeout)
+        return await _originate_loopback(
+            fake, leg.target, uuid, variables, caller_id, timeout, spawn
+        )
+    result = leg_result(fake.originate_caller, leg, variables, timeout)
     await anyio.sleep(result.after)
     if result.leg is None:
         return f"-ERR {result.cause}\n"
-    target = _socket_target(app)
+    target = _socket_target(*_application(exten))
     if target is not None:
         channel = Channel(
             uuid=uuid,
-            caller_id_number=cid,
+            caller_id_number=caller_id[0],
+            caller_id_name=caller_id[1],
             destination_number=leg.target.rsplit("/", 1)[-1],
             channel_name=leg.target,
+            variables=variables,
             answered=True,
         )
         call = fake.new_call(*target, caller=fake.originate_caller, channel=channel)
@@ -288,19 +312,33 @@ async def originate(fake: FakeFreeSWITCH, arg: str, spawn: Spawn) -> str:
 
 
 async def _originate_loopback(
-    fake: FakeFreeSWITCH, target: str, uuid: str, cid: str, ring_for: float, spawn: Spawn
+    fake: FakeFreeSWITCH,
+    target: str,
+    uuid: str,
+    variables: dict[str, str],
+    caller_id: tuple[str, str],
+    ring_for: float,
+    spawn: Spawn,
 ) -> str:
+    """The B leg of `loopback/<ext>[/<context>]` runs the dialplan, which sends it to the socket.
+    The `{variables}` stay on the A leg, except those named in `loopback_export`."""
     parts = target.split("/")
     extension = parts[1] if len(parts) > 1 else ""
     context = parts[2] if len(parts) > 2 else "default"
     if fake.socket_address is None or not extension:
         return "-ERR NO_ROUTE_DESTINATION\n"
     host, port = fake.socket_address
+    exported = [name for name in variables.get("loopback_export", "").split(",") if name]
     channel = Channel(
-        caller_id_number=cid,
+        caller_id_number=caller_id[0],
+        caller_id_name=caller_id[1],
         destination_number=extension,
         context=context,
-        variables={"origination_uuid": uuid, "other_loopback_leg_uuid": uuid},
+        variables={
+            **{name: variables[name] for name in exported if variables.get(name)},
+            "origination_uuid": uuid,
+            "other_loopback_leg_uuid": uuid,
+        },
     )
     call = fake.new_call(host, port, caller=fake.originate_caller, channel=channel)
     fake.a_legs[uuid] = call.uuid

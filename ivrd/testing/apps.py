@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ivrd.testing.bridge import att_xfer, bridge
+from ivrd.testing.callcenter import callcenter
 from ivrd.testing.input import play_and_get_digits, read
 from ivrd.testing.media import answer_channel, play_file, pre_answer_channel, terminating
 
@@ -234,6 +235,7 @@ APPLICATIONS: dict[str, Application] = {
     "event": event,
     "bridge": bridge,
     "att_xfer": att_xfer,
+    "callcenter": callcenter,
     "speak": timed,
     "say": timed,
     "phrase": timed,
@@ -306,5 +308,6 @@ MEDIA_APPLICATIONS = frozenset(
         "record",
         "voicemail",
         "send_dtmf",
+        "callcenter",
     }
 )

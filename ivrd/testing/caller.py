@@ -37,6 +37,7 @@ from typing import Protocol
 import anyio
 
 from ivrd.testing._signal import Signal
+from ivrd.testing.faults import Fault
 
 PROMPTS = ("playback", "play_and_get_digits", "read", "speak", "say", "phrase")
 
@@ -107,6 +108,41 @@ class Failed:
 
 BridgeOutcome = Answered | Busy | NoAnswer | Failed
 
+
+@dataclass(frozen=True)
+class AgentAnswers:
+    """An agent of the queue takes the call `wait` s after the caller joined (mod_callcenter
+    bridges them), talks `talk` s, then hangs up."""
+
+    wait: float = 10.0
+    talk: float = 10.0
+    agent: str = "1000@default"
+
+
+@dataclass(frozen=True)
+class QueueTimeout:
+    """Nobody takes the call: the caller leaves at the queue's `max-wait-time`, `wait` s
+    (`cc_cancel_reason=TIMEOUT`); `math.inf` waits until the caller hangs up or breaks out."""
+
+    wait: float = 60.0
+
+
+@dataclass(frozen=True)
+class NoAgent:
+    """No agent is logged in to the queue: the caller leaves after `max-wait-time-with-no-agent`
+    and its grace time, `wait` s in all (`cc_cancel_reason=NO_AGENT_TIMEOUT`)."""
+
+    wait: float = 15.0
+
+
+@dataclass(frozen=True)
+class NoSuchQueue:
+    """callcenter.conf has no such queue: `callcenter` logs a warning and returns at once,
+    setting no variable (what a FreeSWITCH without that queue does)."""
+
+
+QueueOutcome = AgentAnswers | QueueTimeout | NoAgent | NoSuchQueue
+
 _APP_SECONDS = {
     "say": 1.5,
     "phrase": 1.5,
@@ -128,7 +164,11 @@ class Caller:
     other files last `file_seconds`, `silence_stream://N` and `tone_stream://%(on,off,f)`
     last what they say. `durations` sets how long other applications take (speak, say,
     record: how long the caller talks, voicemail: how long the caller stays in it...).
-    `bridge` gives each transfer target's outcome; `bridge_default` the rest.
+    `bridge` gives each transfer target's outcome; `bridge_default` the rest. `queues` gives
+    what each mod_callcenter queue does with the caller (by the name `callcenter` is given, e.g.
+    `support@default`); `queue_default` the rest. A caller breaks out of a queue with a key in
+    the channel's `cc_exit_keys` (a `Press` during `callcenter`), or by hanging up.
+    `fault`: a fault to inject during the call (`ivrd.testing.faults`).
     """
 
     script: Sequence[Step] = ()
@@ -138,6 +178,9 @@ class Caller:
     file_seconds: float = 1.0
     durations: Mapping[str, float] = field(default_factory=dict)
     hangup_after_voicemail: bool = True
+    queues: Mapping[str, QueueOutcome] = field(default_factory=dict)
+    queue_default: QueueOutcome = NoSuchQueue()
+    fault: Fault | None = None
 
     def file_duration(self, path: str) -> float | None:
         """Seconds `path` plays for (inf: until interrupted), or None if it does not exist."""
@@ -170,6 +213,9 @@ class Caller:
 
     def outcome(self, target: str) -> BridgeOutcome:
         return self.bridge.get(target, self.bridge_default)
+
+    def queue(self, name: str) -> QueueOutcome:
+        return self.queues.get(name, self.queue_default)
 
 
 @dataclass

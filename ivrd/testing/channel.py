@@ -19,6 +19,14 @@ from urllib.parse import unquote
 from ivrd.testing.events import EMPTY, Block, EventSource, FakeEvent, Pairs, plain_line
 
 _session_ids = itertools.count(1)
+# Caller-profile fields a variable lookup falls back to (switch_caller_get_field_by_name).
+_PROFILE_FIELDS = {
+    "caller_id_name": "caller_id_name",
+    "caller_id_number": "caller_id_number",
+    "ani": "caller_id_number",
+    "destination_number": "destination_number",
+    "context": "context",
+}
 
 
 @dataclass(frozen=True)
@@ -180,6 +188,18 @@ class ChannelState:
     def get_var(self, name: str) -> str | None:
         return self.variables.get(name)
 
+    def lookup(self, name: str, global_variables: Mapping[str, str]) -> str | None:
+        """A variable as switch_channel_get_variable_dup finds it: the channel's, a field of
+        its caller profile (`caller_id_number`, `uuid`...), or a global variable."""
+        value = self.variables.get(name)
+        if value is None and name in _PROFILE_FIELDS:
+            value = str(getattr(self.options, _PROFILE_FIELDS[name])) or None
+        if value is None and name in ("uuid", "chan_name"):
+            value = self.uuid if name == "uuid" else self.name
+        if value is None:
+            value = global_variables.get(name)
+        return value
+
     def set_var(self, name: str, value: str | None) -> None:
         """Set (moving it last, as FreeSWITCH does) or, with None or "", unset a variable."""
         self.variables.pop(name, None)
@@ -297,15 +317,17 @@ class ChannelState:
         pre: Pairs = (),
         variables: bool = True,
         body: str | None = None,
+        subclass: str | None = None,
     ) -> FakeEvent:
-        """An event about this channel, with its state, profile and (usually) variables."""
-        blocks = [self.source.stamp(name)]
+        """An event about this channel, with its state, profile and (usually) variables; a
+        CUSTOM one with `subclass` (switch_channel_event_set_data on a module's event)."""
+        blocks = [self.source.stamp(name, subclass=subclass)]
         if pre:
             blocks.append(Block(pre))
         blocks += [self._state(), self._profile(), self._vars() if variables else EMPTY]
         if extra:
             blocks.append(Block(extra))
-        return FakeEvent(name, blocks, uuid=self.uuid, body=body)
+        return FakeEvent(name, blocks, uuid=self.uuid, body=body, subclass=subclass)
 
     def channel_data(self) -> list[tuple[str, str]]:
         """The headers of the `connect` reply: CHANNEL_DATA with the `Channel-` profile."""

@@ -10,7 +10,6 @@ A hangup fires CHANNEL_HANGUP at once; running applications then see it and comp
 from __future__ import annotations
 
 import math
-import re
 import uuid as uuidlib
 from abc import ABC, abstractmethod
 from collections import deque
@@ -25,12 +24,12 @@ from ivrd.testing._signal import Job, Signal
 from ivrd.testing.caller import AppRun, Caller
 from ivrd.testing.channel import ChannelState
 from ivrd.testing.events import Pairs
+from ivrd.testing.expand import expand_variables
 from ivrd.testing.record import AppRecord, CallRecord, HangupBy, SentDtmf, Violation
 
 if TYPE_CHECKING:
     from ivrd.testing.fake import FakeFreeSWITCH
-
-_VARIABLE = re.compile(r"\$\{([^}]+)\}")
+    from ivrd.testing.faults import FaultInjector
 
 
 @dataclass
@@ -74,11 +73,15 @@ class Execution(ABC):
         self.parked = False
         self.park_time = 0.0
         self.transferred = False
+        # What the channel does once `transferred` took it out of the socket application (a
+        # queue's bridge to an agent); None: it goes on in the dialplan and ends after a while.
+        self.elsewhere: Job | None = None
         self.answered = anyio.Event()
         self._parked_or_over = anyio.Event()
         self._event_locks = 0
         self._last_complete: float | None = None
         self.socket_gone = False
+        self.faults: FaultInjector | None = None
 
     @abstractmethod
     def spawn(self, fn: Job) -> None:
@@ -161,6 +164,11 @@ class Execution(ABC):
         elapsed = anyio.current_time() - self.park_time
         await anyio.sleep(self.frame - math.fmod(elapsed, self.frame))
 
+    async def run_next_message(self) -> None:
+        """Run the oldest queued message, as a bridge does between frames
+        (switch_ivr_parse_next_event): the bridge waits while it runs."""
+        await self._parse_message(self.queue.popleft())
+
     def dequeue_dtmf(self) -> str:
         digit, source, duration = self.dtmf.popleft()
         self.state.digits_dialed.append(digit)
@@ -234,19 +242,20 @@ class Execution(ABC):
         self.state.set_var("total_loops", None)
 
     def expand(self, text: str) -> str:
-        """`${var}` references, as FreeSWITCH expands application arguments."""
-        if "${" not in text:
-            return text
-        return _VARIABLE.sub(lambda match: self.state.get_var(match.group(1)) or "", text)
+        """`${var}` references and escapes, as FreeSWITCH expands application arguments."""
+        globals_ = self.fake.global_variables
+        return expand_variables(text, lambda name: self.state.lookup(name, globals_))
 
     async def _run_app(
         self, name: str, arg: str, event_uuid: str | None, record: AppRecord | None
     ) -> bool:
         from ivrd.testing.apps import APPLICATIONS, MEDIA_APPLICATIONS
 
-        implementation = APPLICATIONS.get(name)
+        unknown = self.faults is not None and self.faults.app_starting(name)
+        implementation = None if unknown else APPLICATIONS.get(name)
         if implementation is None:
-            self.violation("unknown-application", name)
+            if not unknown:  # (an injected fault is no mistake of the server's)
+                self.violation("unknown-application", name)
             self.hangup("DESTINATION_OUT_OF_ORDER", "switch")
             return False
         expanded = self.expand(arg)
@@ -275,8 +284,9 @@ class Execution(ABC):
             7, f"EXECUTE [depth={len(self.stack) - 1}] {state.name} {name}({expanded})\n", self.uuid
         )
         self.changed.notify()
+        hung_up = self.faults is not None and self.faults.app_started(name)
         try:
-            response = await implementation(self, running)
+            response = None if hung_up else await implementation(self, running)
         finally:
             self.stack.remove(running)
         if response is not None:

@@ -19,6 +19,9 @@ from ivrd.testing.outbound import FIRST_SENDMSG, OutboundCall, Park
 from ivrd.testing.record import CallRecord
 
 CONNECT_TIMEOUT = 10.0
+"""How long `call()` waits for the TCP connection by default. FreeSWITCH's `socket` application
+sets none (a blocking connect: the kernel's SYN retries decide, about 127 s on Linux); pass
+`connect_timeout=None` to wait like it, e.g. for a server whose accept queue overflows."""
 
 
 class FakeFreeSWITCH:
@@ -37,6 +40,7 @@ class FakeFreeSWITCH:
         socket_address: tuple[str, int] | None = None,
         originate_caller: Caller | None = None,
         version: str = "1.10.12-release 64bit",
+        connect_timeout: float | None = CONNECT_TIMEOUT,
     ) -> None:
         self.password = password
         self.users: dict[str, str] = dict(users or {})
@@ -47,6 +51,7 @@ class FakeFreeSWITCH:
         self.socket_address = socket_address
         self.originate_caller = originate_caller or Caller()
         self.version = version
+        self.connect_timeout = connect_timeout
         self.api_handlers: dict[str, ApiHandler] = {}
         self.global_variables: dict[str, str] = {"hostname": hostname}
         self.calls: dict[str, OutboundCall] = {}
@@ -58,6 +63,11 @@ class FakeFreeSWITCH:
         self.peak_sessions = 0
         self._general: set[Listener] = set()
         self._by_uuid: dict[str, set[Listener]] = {}
+        # Listeners whose filters only pass events with one of these Unique-IDs (lower-case),
+        # e.g. an outbound socket's `filter Unique-ID <uuid>` + `event plain all`: a thousand
+        # such calls would otherwise check every event against every socket.
+        self._by_filter: dict[str, set[Listener]] = {}
+        self._filter_keys: dict[Listener, frozenset[str]] = {}
         self._loggers: set[Listener] = set()
         self._inbound: set[Listener] = set()
         self._serving: anyio.CancelScope | None = None
@@ -80,11 +90,11 @@ class FakeFreeSWITCH:
         """Dial an outbound socket server and play one call; returns when the socket closed.
 
         Raises OSError when nothing listens (FreeSWITCH would go on in the dialplan) and
-        TimeoutError when the connection takes longer than 10 s.
+        TimeoutError when the connection takes longer than `connect_timeout` (10 s by default).
         """
         call = self.new_call(host, port, caller=caller, channel=channel, park=park)
         try:
-            with anyio.fail_after(CONNECT_TIMEOUT):
+            with anyio.fail_after(self.connect_timeout):
                 stream = await anyio.connect_tcp(host, port)
         except BaseException:
             self.calls.pop(call.uuid, None)
@@ -118,7 +128,7 @@ class FakeFreeSWITCH:
     async def connect_and_run(self, call: OutboundCall, host: str, port: int) -> None:
         """Run an originated call; a refused connection ends it as the dialplan would."""
         try:
-            with anyio.fail_after(CONNECT_TIMEOUT):
+            with anyio.fail_after(self.connect_timeout):
                 stream = await anyio.connect_tcp(host, port)
         except (OSError, TimeoutError):
             call.record.notes.append(f"socket {host}:{port}: connection failed")
@@ -221,6 +231,10 @@ class FakeFreeSWITCH:
             pass
         elif sub.myevents and sub.session_uuid:
             self._by_uuid.setdefault(sub.session_uuid, set()).add(listener)
+        elif (keys := sub.unique_id_filter()) is not None:
+            self._filter_keys[listener] = keys
+            for key in keys:
+                self._by_filter.setdefault(key, set()).add(listener)
         else:
             self._general.add(listener)
         if listener.log_level is not None:
@@ -229,6 +243,11 @@ class FakeFreeSWITCH:
     def detach(self, listener: Listener) -> None:
         self._general.discard(listener)
         self._loggers.discard(listener)
+        for key in self._filter_keys.pop(listener, ()):
+            filtered = self._by_filter[key]
+            filtered.discard(listener)
+            if not filtered:
+                del self._by_filter[key]
         uuid = listener.subscription.session_uuid
         if uuid is not None:
             listeners = self._by_uuid.get(uuid)
@@ -242,7 +261,7 @@ class FakeFreeSWITCH:
         so that events nobody listens to are never built)."""
         if self._general:
             return True
-        for listener in self._by_uuid.get(uuid, ()):
+        for listener in (*self._by_uuid.get(uuid, ()), *self._by_filter.get(uuid.lower(), ())):
             sub = listener.subscription
             if sub.all or name in sub.types:
                 return True
@@ -255,6 +274,11 @@ class FakeFreeSWITCH:
         if uuid is not None:
             for listener in self._by_uuid.get(uuid, ()):
                 listener.offer(event)
+        if self._by_filter:
+            unique_id = event.get("Unique-ID")
+            if unique_id is not None:
+                for listener in self._by_filter.get(unique_id.lower(), ()):
+                    listener.offer(event)
 
     def publish(
         self, headers: Mapping[str, str] | Sequence[tuple[str, str]], body: str | None = None

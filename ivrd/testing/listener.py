@@ -198,6 +198,7 @@ class Listener:
             call.park_now()
         if lower.startswith("filter "):
             self.reply(sub.filter_command(line[7:]))
+            self.fake.attach(self)
         elif call is not None and lower.startswith("resume"):
             call.state.set_var("socket_resume", "true")
             self.reply("+OK")

@@ -10,6 +10,8 @@ queues) and the caller's script. What they do, in FreeSWITCH's order:
   everything queued, one after another. A running media application (playback, ...) picks up
   new messages itself and runs them NESTED, unless the message it runs for came with
   `event-lock: true`;
+- when the socket is gone (the server closed it, or `exit`), the park ends and what is still
+  queued runs at once (a `hangup` sent just before closing still hangs up);
 - a hangup fires CHANNEL_HANGUP at once; the running applications then complete (PLAYBACK ERROR,
   `_none_`), the socket application ends (UNPARK, EXECUTE_COMPLETE for `socket`), then
   CHANNEL_STATE twice and CHANNEL_HANGUP_COMPLETE; then the socket gets its disconnect notice
@@ -32,6 +34,7 @@ from ivrd.testing.caller import Caller, run_script
 from ivrd.testing.cdr import cdr_variables
 from ivrd.testing.channel import Channel, ChannelState
 from ivrd.testing.execution import Execution, Message, is_true
+from ivrd.testing.faults import FaultInjector
 from ivrd.testing.listener import Listener
 from ivrd.testing.record import (
     AppRecord,
@@ -99,6 +102,9 @@ class OutboundCall(Execution):
         self.socket_app_uuid = str(uuidlib.uuid4())
         if self.state.answered:
             self.answered.set()
+        if caller.fault is not None:
+            self.faults = FaultInjector(caller.fault, self)
+            self.record.fault = self.faults.record
 
     # -- running ------------------------------------------------------------------------------
 
@@ -133,6 +139,8 @@ class OutboundCall(Execution):
             self.record.variables = dict(self.state.variables)
             if self.listener is not None:
                 self.record.bytes_sent = self.listener.outbox.bytes_sent
+            if self.faults is not None:
+                self.faults.finish()
             self.done.set()
             self.changed.notify()
         return self.record
@@ -149,6 +157,8 @@ class OutboundCall(Execution):
         if command.name == "sendmsg" and self._last_complete is not None:
             self.record.turnarounds.append(now - self._last_complete)
             self._last_complete = None
+        if self.faults is not None:
+            self.faults.command_received(command)
 
     def parks_at(self, command: Command) -> bool:
         """Whether the channel parks while `command` (just received) is being read."""
@@ -228,6 +238,10 @@ class OutboundCall(Execution):
             await self._park_loop()
             self.publish("CHANNEL_UNPARK")
         if self.connected_at is not None:
+            # socket_function: after the park, switch_ivr_parse_all_events runs what is still
+            # queued, e.g. a `hangup` the server sent just before it closed the socket.
+            while self.queue and self.state.up and not self.transferred:
+                await self._parse_message(self.queue.popleft())
             self.publish(
                 "CHANNEL_EXECUTE_COMPLETE",
                 [
@@ -240,7 +254,9 @@ class OutboundCall(Execution):
                     ("Application-UUID", self.socket_app_uuid),
                 ],
             )
-        if self.transferred and self.state.up:
+        if self.transferred and self.state.up and self.elsewhere is not None:
+            await self.elsewhere()
+        elif self.transferred and self.state.up:
             # The channel went on elsewhere in the dialplan; it ends there after a while.
             with anyio.move_on_after(self.caller.app_seconds("transfer")):
                 while self.state.up:
@@ -275,11 +291,12 @@ class OutboundCall(Execution):
         if linger is None:
             listener.stop()
             return
-        listener.outbox.send(
-            writers.disconnect_notice(
-                self.uuid, linger=True, channel_name=self.state.name, linger_time=linger
+        if self.faults is None or self.faults.channel_down_notice():
+            listener.outbox.send(
+                writers.disconnect_notice(
+                    self.uuid, linger=True, channel_name=self.state.name, linger_time=linger
+                )
             )
-        )
         if linger >= 0:
 
             async def linger_timeout() -> None:

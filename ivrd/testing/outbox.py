@@ -7,11 +7,16 @@ events fired meanwhile are sent after the `api/response`.
 
 A client that stops reading cannot make the fake grow without bound: past `max_pending` frames
 the socket is dropped, as FreeSWITCH drops a listener that falls too far behind.
+
+Fault injection (`ivrd.testing.faults`) uses two more switches, never set otherwise: `mute()`
+(nothing more goes out) and `cut_next()` (the next reply or event goes out cut short, then the
+socket closes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import anyio
 import anyio.abc
@@ -19,6 +24,15 @@ import anyio.abc
 from ivrd.testing._signal import Signal
 
 MAX_PENDING = 100_000
+
+
+@dataclass(frozen=True)
+class _Cut:
+    keep: Callable[[bytes], int]
+    """How many bytes of the frame go out."""
+    done: Callable[[int, int], None]
+    """Called with (bytes sent, frame size) once the frame was cut."""
+    events: bool
 
 
 class Outbox:
@@ -39,6 +53,8 @@ class Outbox:
         self.bytes_sent = 0
         self._max_pending = max_pending
         self._on_overflow = on_overflow
+        self._muted = False
+        self._cut: _Cut | None = None
 
     @property
     def closing(self) -> bool:
@@ -46,7 +62,10 @@ class Outbox:
 
     def send(self, data: bytes) -> None:
         """Queue a reply or notice: it goes out after everything queued before it."""
-        if self._closing:
+        if self._closing or self._muted:
+            return
+        if self._cut is not None and not self._cut.events:
+            self._cut_short(data, self._cut)
             return
         self._chunks.append(data)
         if len(self._chunks) > self._max_pending:
@@ -56,6 +75,11 @@ class Outbox:
 
     def send_event(self, data: bytes) -> None:
         """Queue an event frame; held back while an `api` command is being answered."""
+        if self._muted:
+            return
+        if self._cut is not None and self._cut.events and not self._closing:
+            self._cut_short(data, self._cut)
+            return
         if self._held is not None and not self._closing:
             self._held.append(data)
             if len(self._held) > self._max_pending:
@@ -78,6 +102,29 @@ class Outbox:
         self.release()
         self._closing = True
         self._wake.notify()
+
+    def mute(self) -> None:
+        """A fault: from now on nothing goes out (frames queued before still do)."""
+        self._muted = True
+        self._held = None
+
+    def cut_next(
+        self, keep: Callable[[bytes], int], done: Callable[[int, int], None], *, events: bool
+    ) -> None:
+        """A fault: the next reply (or, with `events`, event) frame goes out only up to
+        `keep(frame)` bytes, then the socket closes; `done(sent, size)` is called then."""
+        self._cut = _Cut(keep, done, events)
+
+    def _cut_short(self, data: bytes, cut: _Cut) -> None:
+        self._cut = None
+        sent = data[: cut.keep(data)]
+        if cut.events and self._held is not None:
+            self._held.append(sent)  # after the events held before it, as it would have been
+        else:
+            self._held = None  # what would have followed the reply is never sent
+            self._chunks.append(sent)
+        self.close()
+        cut.done(len(sent), len(data))
 
     def _overflow(self) -> None:
         self._chunks.clear()

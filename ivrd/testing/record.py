@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ivrd.esl.protocol import Command
+from ivrd.testing.faults import FaultRecord
 
 HangupBy = Literal["caller", "server", "switch", "timeout"]
 
@@ -82,6 +83,8 @@ class CallRecord:
     turnarounds: list[float] = field(default_factory=list)
     events_sent: int = 0
     bytes_sent: int = 0
+    fault: FaultRecord | None = None
+    """The fault the Caller asked for (`ivrd.testing.faults`): when it fired, what it did."""
 
     @property
     def exit_sent(self) -> bool:

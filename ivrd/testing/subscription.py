@@ -181,6 +181,21 @@ class Subscription:
                 return False
         return send
 
+    def unique_id_filter(self) -> frozenset[str] | None:
+        """The Unique-IDs (lower-case) that the filters alone let through, when every filter
+        is a plain positive `Unique-ID` one (`filter Unique-ID <uuid>`); else None.
+
+        Such a socket can only want events of those channels, so the fake indexes it by them.
+        """
+        if not self.filters:
+            return None
+        keys = set()
+        for name, value in self.filters:
+            if name.lower() != "unique-id" or not value or value[0] in "+- /":
+                return None
+            keys.add(value.lower())
+        return frozenset(keys)
+
     def _filtered(self, event: FakeEvent) -> bool:
         send = False
         for name, raw in self.filters:

@@ -96,7 +96,7 @@ def messages(result: ConfigResult, tmp_path: Path) -> list[str]:
         (
             "- listen\n",
             "TMP/config.yaml:1:1: the configuration is a mapping of sections "
-            "(listen, flows, routing, freeswitch, limits, logging, http, secrets)",
+            "(listen, flows, routing, freeswitch, limits, logging, http, secrets, runtime)",
         ),
     ],
 )
@@ -289,4 +289,13 @@ def test_paths_are_only_checked_when_asked(tmp_path: Path) -> None:
     assert load_config(file, {}).diagnostics == ()
     assert [str(d) for d in load_config(file, {}, check_paths=True).errors] == [
         f"{file}:1:20: flows.directory: no such directory: /etc/ivrd/flows"
+    ]
+
+
+def test_the_event_loop_is_auto_asyncio_or_uvloop(tmp_path: Path) -> None:
+    assert load(tmp_path, "").require().runtime.event_loop == "auto"
+    asked = load(tmp_path, "", IVRD_RUNTIME_EVENT_LOOP="uvloop").require()
+    assert asked.runtime.event_loop == "uvloop"
+    assert messages(load(tmp_path, "runtime: {event_loop: trio}\n"), tmp_path) == [
+        "TMP/config.yaml:1:23: runtime.event_loop: must be one of auto, asyncio, uvloop, not 'trio'"
     ]

@@ -3,6 +3,7 @@ refusals, limits. Every call must end with a hangup and the session's `exit`."""
 
 from __future__ import annotations
 
+import gc
 import math
 from pathlib import Path
 
@@ -197,3 +198,133 @@ async def test_peers_outside_allowed_peers_are_turned_away(tmp_path: Path) -> No
     assert record.apps == []
     assert not record.exit_sent
     assert daemon.calls.total_calls == 0
+
+
+async def test_a_shorter_call_timeout_after_a_reload_is_kept_for_new_calls(
+    tmp_path: Path, logs: LogWatcher
+) -> None:
+    """One task watches every call's limit: a call whose limit ends before the one it sleeps
+    for (the limit was shortened by a reload) wakes it; the earlier call keeps its own."""
+    write_flows(tmp_path / "flows", "main")
+    config = make_config(tmp_path, "routing: {default: main}\nlimits: {call_timeout: 1h}\n")
+    endless = Caller(files={"main.wav": math.inf})
+    fake = FakeFreeSWITCH()
+    async with serving(config) as (daemon, port), anyio.create_task_group() as calls:
+        records: list[CallRecord] = []
+
+        async def call() -> None:
+            records.append(await fake.call("127.0.0.1", port, endless))
+
+        with anyio.fail_after(10):
+            calls.start_soon(call)
+            await logs.wait_for("running flow main")
+            assert config.file is not None
+            await anyio.Path(config.file).write_text(
+                "listen: {port: 0}\nrouting: {default: main}\nlimits: {call_timeout: 200ms}\n",
+                encoding="utf-8",
+            )
+            await daemon.reload("test")
+            await call()  # hung up after 200 ms
+            assert daemon.calls.active_calls == 1  # the first call runs on
+            for running in list(fake.calls.values()):
+                running.caller_hangup("NORMAL_CLEARING")
+    later, first = records
+    assert_ended_cleanly(later, "ALLOTTED_TIMEOUT")
+    assert first.hangup_by == "caller"
+    assert logs.count("the call is longer than limits.call_timeout (200ms); hanging up") == 1
+
+
+async def test_nothing_per_call_is_left_behind_after_batches_of_calls(tmp_path: Path) -> None:
+    """What the daemon keeps per call (running calls, their time limits, the tasks they ran,
+    metric label sets) is back where it was after each batch: nothing grows with the number of
+    calls already served."""
+    write_flows(tmp_path / "flows", "main")
+    config = make_config(tmp_path, "routing: {default: main}\n")
+    fake = FakeFreeSWITCH()
+    quick = Caller(file_seconds=0)
+
+    async def batch(port: int) -> list[CallRecord]:
+        records: list[CallRecord] = []
+
+        async def call() -> None:
+            records.append(await fake.call("127.0.0.1", port, quick))
+
+        async with anyio.create_task_group() as calls:
+            for _ in range(10):
+                calls.start_soon(call)
+        return records
+
+    states = []
+    async with serving(config) as (daemon, port):
+        for _ in range(3):
+            with anyio.fail_after(20):
+                records = await batch(port)
+                await anyio.wait_all_tasks_blocked()
+            assert len(records) == 10
+            for record in records:
+                assert_ended_cleanly(record)
+            states.append(
+                (
+                    daemon.calls.active_calls,
+                    daemon.calls.timed_calls,
+                    len(anyio.get_running_tasks()),
+                    daemon.metrics.label_sets(),
+                )
+            )
+        assert daemon.calls.total_calls == 30
+    assert states[0][:2] == (0, 0)
+    assert states[0] == states[1] == states[2]
+
+
+@pytest.mark.parametrize("http", ["true", "false"])
+async def test_calls_are_counted_only_when_the_metrics_can_be_read(
+    tmp_path: Path, http: str
+) -> None:
+    write_flows(tmp_path / "flows", "main")
+    config = make_config(tmp_path, f"routing: {{default: main}}\nhttp: {{enabled: {http}}}\n")
+    async with serving(config) as (daemon, port):
+        with anyio.fail_after(10):
+            assert_ended_cleanly(await FakeFreeSWITCH().call("127.0.0.1", port, QUICK))
+    counted = sum(daemon.metrics.label_sets().values())
+    assert (counted > 0) == (http == "true")
+
+
+async def test_a_finished_call_is_freed_without_the_garbage_collector(tmp_path: Path) -> None:
+    """A call's objects (session, connection, parser, its flow's state) hold no reference
+    cycle, so they go as soon as the call ends: a server with many calls does not wait for the
+    collector's full passes to give their memory back."""
+    write_flows(tmp_path / "flows", "main")
+    config = make_config(tmp_path, "routing: {default: main}\n")
+    # What the server makes per call (the fake FreeSWITCH, in this process too, is not ours).
+    per_call = {
+        "OutboundSession",
+        "Connection",
+        "ProtocolStream",
+        "RunningApp",
+        "Listeners",
+        "EventHooks",
+        "Subscriptions",
+        "Call",
+        "Interrupts",
+        "Background",
+        "Interpreter",
+        "Trace",
+        "StepRecord",
+        "Frame",
+        "CallNamespace",
+    }
+    gc.collect()
+    gc.disable()
+    try:
+        async with serving(config) as (_, port):
+            with anyio.fail_after(10):
+                for _ in range(3):
+                    assert_ended_cleanly(await FakeFreeSWITCH().call("127.0.0.1", port, QUICK))
+        gc.set_debug(gc.DEBUG_SAVEALL)
+        gc.collect()
+        left = sorted({type(o).__qualname__ for o in gc.garbage} & per_call)
+    finally:
+        gc.set_debug(0)
+        gc.garbage.clear()
+        gc.enable()
+    assert left == []

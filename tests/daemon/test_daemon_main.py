@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,16 @@ from _daemon_helpers import flow_yaml, write_flows
 from click.testing import CliRunner
 
 from ivrd.cli import main
-from ivrd.daemon import EXIT_CANNOT_START, EXIT_CRASHED, EXIT_OK, check, run_daemon
+from ivrd.daemon import (
+    EXIT_CANNOT_START,
+    EXIT_CRASHED,
+    EXIT_OK,
+    Config,
+    check,
+    load_config,
+    run_daemon,
+)
+from ivrd.daemon.main import EventLoop, choose_event_loop, serving_gc
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -110,3 +121,42 @@ def test_the_config_file_can_be_named_by_ivrd_config(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["serve", "--check"], env={"IVRD_CONFIG": str(file)})
     assert result.exit_code == EXIT_OK
     assert result.output == "1 flow(s) (main): 0 error(s), 0 warning(s)\n"
+
+
+def _config(tmp_path: Path, text: str = "") -> Config:
+    write_flows(tmp_path / "flows", "main")
+    return load_config(write_config(tmp_path, text), {}).require()
+
+
+def test_the_event_loop_is_uvloop_when_installed_unless_asyncio_is_asked_for(
+    tmp_path: Path,
+) -> None:
+    uvloop = pytest.importorskip("uvloop")
+    auto = choose_event_loop(_config(tmp_path))
+    assert auto == EventLoop("asyncio", {"use_uvloop": True}, f"uvloop {uvloop.__version__}")
+    asked = choose_event_loop(_config(tmp_path, "runtime: {event_loop: asyncio}\n"))
+    assert asked == EventLoop("asyncio", {}, "asyncio")
+    assert choose_event_loop(_config(tmp_path), backend="trio") == EventLoop("trio", {}, "trio")
+
+
+def test_without_uvloop_auto_takes_asyncio_and_uvloop_cannot_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvloop", None)  # `import uvloop` raises ImportError
+    auto = choose_event_loop(_config(tmp_path))
+    assert auto == EventLoop("asyncio", {}, "asyncio (uvloop is not installed)")
+    file = write_config(tmp_path, "runtime: {event_loop: uvloop}\n")
+    assert run_daemon(file, environ={"IVRD_LISTEN_PORT": "0", "IVRD_HTTP_PORT": "0"}) == 3
+    assert (
+        "could not start: runtime.event_loop is uvloop, but uvloop is not installed "
+        "(pip install uvloop)" in capsys.readouterr().err
+    )
+
+
+def test_serving_freezes_what_was_loaded_and_puts_the_collector_back() -> None:
+    before = gc.get_threshold()
+    with serving_gc(threshold=12_345):
+        assert gc.get_freeze_count() > 0
+        assert gc.get_threshold() == (max(12_345, before[0]), *before[1:])
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

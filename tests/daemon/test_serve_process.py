@@ -6,6 +6,7 @@ for what it expects. The fake FreeSWITCH runs in the test process and dials in.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import os
@@ -161,6 +162,9 @@ async def test_sigterm_drains_fifty_calls_then_exits_0(tmp_path: Path, anyio_bac
     assert daemon.count("call finished: hangup") == 25
     assert daemon.count("call finished: caller_hangup") == 25
     assert messages[-1] == "stopped (50 calls served, 0 refused)"
+    # `ivrd serve` takes uvloop when it is installed (the test extra installs it).
+    loop = "uvloop " if importlib.util.find_spec("uvloop") else "asyncio (uvloop is not installed)"
+    assert any(message.startswith(f"event loop: {loop}") for message in messages)
 
 
 @pytest.mark.parametrize("anyio_backend", ["trio"])

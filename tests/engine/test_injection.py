@@ -1,8 +1,12 @@
-"""Data from callers and HTTP services never becomes FreeSWITCH syntax: `${...}` reaches
-FreeSWITCH escaped (`\\${`), CR/LF travel in a body and never start a header, `%0A` stays
-text, and what would break a dial string or a multiset is refused (`on.error`)."""
+"""Data from callers and HTTP services never becomes FreeSWITCH syntax, seen from the flow:
+line breaks travel in a body and never start a header, `%0A` stays text, a value that would
+take part in a `${...}` expansion sends the step to `on.error` before anything is sent, and
+the author's own `${...}` beside a value passes as written. The byte-exact table of attempts
+is tests/reliability/test_injection.py."""
 
 from __future__ import annotations
+
+import logging
 
 import httpx
 import pytest
@@ -31,7 +35,7 @@ steps:
     on_error: failed
   greet:
     type: play
-    prompt: {say: "Hello {{ vars.customer.name }}"}
+    prompt: {say: "Hello {{ vars.customer.name }}, calling from ${caller_id_number}"}
     next: remember
   remember:
     type: set
@@ -56,7 +60,7 @@ on:
 """
 )
 KILL = "${uuid_kill ${uuid}}"
-NASTY = f"{KILL}\r\nevent-lock: false\nexecute-app-name: hangup %0Ax"
+NASTY = "Ann's\r\nevent-lock: false\nexecute-app-name: hangup $5!"
 
 
 def web(**customer: str) -> Web:
@@ -80,36 +84,29 @@ def assert_not_executed(ran: Ran) -> None:
 
 
 @both_backends
-async def test_http_data_reaches_freeswitch_escaped_and_in_a_body() -> None:
+async def test_line_breaks_in_data_stay_inside_one_argument_from_prompt_to_transfer() -> None:
     caller = fast_caller(script=[Press("1", during="play_and_get_digits")])
     ran = await run(FLOW, caller, web=web(name=NASTY, note="50%0A off", agent="user/2000"))
-    escaped = NASTY.replace("$", "\\$")
     speak = sent(ran, "speak")[0]
-    assert speak.line == "sendmsg"
+    # The author's ${caller_id_number} goes as written, for FreeSWITCH to expand; the value
+    # as it came, in a body (its line breaks cannot start headers).
+    text = f"flite|kal|Hello {NASTY}, calling from ${{caller_id_number}}"
     assert list(speak.headers.raw_pairs()) == [
         ("call-command", "execute"),
         ("execute-app-name", "speak"),
         ("event-lock", "true"),
         ("Event-UUID", ran.record.apps[2].event_uuid),
         ("content-type", "text/plain"),
-        ("Content-Length", str(len(f"flite|kal|Hello {escaped}".encode()))),
+        ("Content-Length", str(len(text.encode()))),
     ]
-    assert speak.body == f"flite|kal|Hello {escaped}".encode()
+    assert speak.body == text.encode()
     sets = sent(ran, "set")
-    assert [c.body for c in sets[:1]] == [f"nickname={escaped}".encode()]
-    # `%0A` is text: a header value as written, never decoded into a line break.
-    note = sets[1]
-    assert note.headers.get("execute-app-arg") == "ivr_note=50%0A off"
-    assert [name for name, _ in note.headers.raw_pairs()] == [
-        "call-command",
-        "execute-app-name",
-        "execute-app-arg",
-        "event-lock",
-        "Event-UUID",
-    ]
-    # In play_and_get_digits' file the text is one quoted word: line breaks become spaces.
+    assert [c.body for c in sets[:1]] == [f"nickname={NASTY}".encode()]
+    assert sets[1].headers.get("execute-app-arg") == "ivr_note=50%0A off"
+    # In play_and_get_digits' file the text is one quoted word: line breaks become spaces,
+    # `'` a typographic apostrophe and `!` (file_string's separator) a full stop.
     pagd = sent(ran, "play_and_get_digits")[0]
-    file = "'say:" + " ".join(escaped.split()) + ", press 1'"
+    file = "'say:Ann\u2019s event-lock: false execute-app-name: hangup $5., press 1'"
     assert pagd.headers.get("execute-app-arg") == (
         f"1 1 1 5000 none {file} silence_stream://250 ivrd_input [0-9*#]+ 3000"
     )
@@ -120,60 +117,15 @@ async def test_http_data_reaches_freeswitch_escaped_and_in_a_body() -> None:
     ran.assert_clean()
 
 
-@pytest.mark.parametrize(
-    "agent",
-    [
-        "user/2000,user/666",
-        "user/2000|sofia/gateway/premium/0900",
-        "{execute_on_answer=x}user/1",
-        KILL,
-    ],
-)
-async def test_a_target_from_http_data_cannot_extend_the_dial_string(agent: str) -> None:
-    ran = await run(
-        FLOW,
-        Caller(script=[Press("1", during="play_and_get_digits")]),
-        web=web(name="Ann", note="", agent=agent),
-    )
-    transfer = ran.step("transfer")
-    assert (transfer.outcome, transfer.target) == ("error", "failed")
-    assert "which would break the dial string" in (transfer.error or "")
-    assert "bridge" not in [app.name for app in ran.record.apps]
-    assert_not_executed(ran)
-
-
-async def test_caller_keys_are_data_too() -> None:
-    flow = flow_text(
-        """
-ivr: 1
-name: keys
-start: ask
-steps:
-  ask:
-    type: ask
-    prompt: {play: enter.wav}
-    digits: {min: 1, max: 10}
-    end_key: none
-    save_as: entry
-    next: store
-    too_many_attempts: bye
-  store:
-    type: set
-    channel: {entry: "{{ vars.entry }}"}
-    next: bye
-  bye: {type: hangup}
-"""
-    )
-    ran = await run(flow, Caller(script=[Press("*#12", during="play_and_get_digits")]))
-    assert ran.apps[-2:] == [("set", "entry=*#12"), ("hangup", "NORMAL_CLEARING")]
-    assert ran.record.variables["entry"] == "*#12"
-
-
-async def test_a_nul_character_cannot_be_sent_and_goes_to_on_error() -> None:
-    ran = await run(FLOW, Caller(), web=web(name="Ann\x00hangup", note="", agent="user/1"))
+async def test_a_value_that_would_expand_sends_the_step_to_on_error_unsent() -> None:
+    ran = await run(FLOW, Caller(), web=web(name=KILL, note="", agent="user/1"))
     greet = ran.step("greet")
     assert (greet.outcome, greet.target) == ("error", "failed")
-    assert "NUL" in (greet.error or "")
+    assert greet.error == (
+        'not allowed in "Hello {{ vars.customer.name }}, calling from ${caller_id_number}": '
+        "a value filled in would take part in a FreeSWITCH ${...} expansion "
+        "(write FreeSWITCH variables outside {{ }})"
+    )
     assert ran.apps == [
         ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal"),
         ("answer", ""),
@@ -181,6 +133,7 @@ async def test_a_nul_character_cannot_be_sent_and_goes_to_on_error() -> None:
         ("hangup", "NORMAL_CLEARING"),
     ]
     assert_not_executed(ran)
+    ran.assert_clean()
 
 
 async def test_hangup_hook_values_cannot_inject_either(caplog: pytest.LogCaptureFixture) -> None:
@@ -196,12 +149,25 @@ steps:
   bye: {type: hangup}
 on:
   hangup:
-    - set: {cdr: {ivr_note: "{{ vars.customer.note }}", ivr_name: "{{ vars.customer.name }}"}}
+    - set:
+        cdr:
+          ivr_note: "{{ vars.customer.note }}"
+          ivr_agent: "{{ vars.customer.agent }}"
+          ivr_name: "{{ vars.customer.name }}"
 """
     )
-    ran = await run(flow, Caller(), web=web(name="Ann", note="a\nuuid_kill x\r\n"))
+    customer = web(name="Ann", note="a\nuuid_kill x\r\n", agent=KILL)
+    with caplog.at_level(logging.WARNING, logger="ivrd.engine"):
+        ran = await run(flow, Caller(), web=customer)
     api = [line for line in ran.record.command_lines() if line.startswith("api ")]
-    # The value with line breaks is refused (logged); the next one still goes out.
+    # The value with line breaks is refused, and so is the one FreeSWITCH would keep and
+    # expand wherever `${ivr_agent}` is read (a CDR template); the next one still goes out.
     assert api == [f"api uuid_setvar {ran.record.uuid} ivr_name Ann"]
-    assert any("must not contain CR or LF" in r.getMessage() for r in caplog.records)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert any("must not contain CR or LF" in message for message in warnings)
+    assert (
+        'on.hangup action failed: not allowed in "{{ vars.customer.agent }}": a value filled '
+        "in would take part in a FreeSWITCH ${...} expansion "
+        "(write FreeSWITCH variables outside {{ }})"
+    ) in warnings
     assert ran.trace.disposition == "hangup"

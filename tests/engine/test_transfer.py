@@ -6,7 +6,16 @@ from __future__ import annotations
 
 import pytest
 
-from ivrd.testing import Answered, Busy, Caller, Failed, HangUp, NoAnswer
+from ivrd.testing import (
+    AgentAnswers,
+    Answered,
+    Busy,
+    Caller,
+    Failed,
+    HangUp,
+    NoAnswer,
+    QueueTimeout,
+)
 
 from .harness import CALLER_NUMBER, both_backends, fast_caller, flow_text, run
 
@@ -173,3 +182,57 @@ async def test_without_ring_for_and_caller_id() -> None:
     )
     ran = await run(flow, Caller())
     assert ran.apps == [SETUP[0], SETUP[1], ("bridge", "user/1"), ("hangup", "NORMAL_CLEARING")]
+
+
+QUEUE_FLOW = flow_text(
+    """
+ivr: 1
+name: queue-test
+start: first
+steps:
+  first:
+    type: queue
+    name: sales@default
+    answered: second
+    no_answer: second
+    unavailable: second
+  second:
+    type: queue
+    name: missing@default
+    answered: talked
+    no_answer: no_answer
+    unavailable: unavailable
+  talked: {type: hangup, prompt: {play: talked.wav}}
+  no_answer: {type: hangup, prompt: {play: no_answer.wav}}
+  unavailable: {type: hangup, prompt: {play: unavailable.wav}}
+"""
+)
+QUEUE_RESET = ("multiset", "^^|cc_cause=|cc_cancel_reason=")
+
+
+async def test_a_queue_answered_waits_for_the_conversation_to_end() -> None:
+    """`callcenter` completes when the agent is bridged: nothing is sent while they talk."""
+    caller = fast_caller(
+        queues={"sales@default": AgentAnswers(wait=5, talk=60)},
+    )
+    ran = await run(QUEUE_FLOW, caller)
+    callcenter = [app for app in ran.record.apps if app.name == "callcenter"]
+    assert len(callcenter) == 1
+    assert ran.apps[-2:] == [QUEUE_RESET, ("callcenter", "sales@default")]
+    assert ran.outcomes[0] == ("first", "answered", "second")
+    assert ran.record.hangup_cause == "NORMAL_CLEARING"
+    assert ran.record.violations == []
+
+
+async def test_a_missing_queue_after_a_timeout_is_unavailable_not_a_stale_no_answer() -> None:
+    """A queue that does not exist sets no `cc_*` variable; the first visit's are cleared."""
+    caller = fast_caller(
+        queues={"sales@default": QueueTimeout(wait=30)},
+    )
+    ran = await run(QUEUE_FLOW, caller)
+    assert ran.outcomes[:2] == [
+        ("first", "no_answer", "second"),
+        ("second", "unavailable", "unavailable"),
+    ]
+    assert ran.apps.count(QUEUE_RESET) == 2
+    ran.assert_clean()

@@ -1,22 +1,18 @@
 """Placing calls into flows: `ivrd.esl.originate` and `ivrd originate`, against the fake's
 inbound side over real loopback sockets, and the whole way into a running daemon.
 
-The fake FreeSWITCH reads `originate` more loosely than FreeSWITCH does (it splits the line at
-every space and ignores quotes, and does not put the dial string's `{variables}` on the new
-channel). `freeswitch_originate` below stands in for its `originate` command: it reads the line
-the way mod_commands does (quote-aware split, quotes removed, `{}` split at commas), hands the
-fake what it can parse, and sets the variables on the channel before it connects to us.
+The fake reads the `originate` line as mod_commands does (quote-aware words, the dial string's
+`{variables}` put on the new channel); the tests read the lines ivrd sends with the same reader.
 """
 
 from __future__ import annotations
 
 import uuid as uuidlib
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import anyio
 import anyio.abc
@@ -42,7 +38,7 @@ from ivrd.esl.originate import (
 )
 from ivrd.testing import Answered, Busy, Caller, CallRecord, Failed, FakeFreeSWITCH, NoAnswer
 from ivrd.testing import api as fake_api
-from ivrd.testing.input import split_arguments  # switch_separate_string(text, ' ')
+from ivrd.testing.separate import separate_string, take_variables
 
 pytestmark = pytest.mark.anyio
 
@@ -55,16 +51,14 @@ WAIT = 10.0
 
 def read_originate(arg: str) -> tuple[dict[str, str], str, str]:
     """The `{}` variables, the target and the application, as FreeSWITCH reads them."""
-    dial, app = split_arguments(arg)
-    assert dial.startswith("{"), dial
-    block, _, target = dial[1:].partition("}")
-    variables = dict(item.split("=", 1) for item in block.split(","))
+    dial, app = separate_string(arg, " ")
+    variables, target = take_variables(dial)
     return variables, target, app
 
 
 @dataclass
 class Switch:
-    """The fake FreeSWITCH's inbound port, with FreeSWITCH's `originate` reading."""
+    """The fake FreeSWITCH's inbound port, and the `originate` lines it was sent."""
 
     fake: FakeFreeSWITCH
     port: int
@@ -88,22 +82,11 @@ async def switch(password: str = "ClueCon") -> AsyncIterator[Switch]:
         port = await tg.start(fake.serve_inbound)
         state = Switch(fake, port)
 
-        async def freeswitch_originate(arg: str) -> str:
-            state.originated.append(arg)
-            variables, target, app = read_originate(arg)
-            uuid = variables["origination_uuid"]
+        async def originate_seen(arg: str) -> str:
+            state.originated.append(arg)  # then the fake's own `originate`, as sent
+            return await fake_api.originate(fake, arg, tg.start_soon)
 
-            def spawn(job: Callable[[], Coroutine[Any, Any, None]]) -> None:
-                # The channel exists now, before it connects to the socket: set the variables.
-                for name, value in variables.items():
-                    fake.calls[uuid].state.set_var(name, value)
-                tg.start_soon(job)
-
-            keep = ("origination_uuid", "originate_timeout", "origination_caller_id_number")
-            plain = ",".join(f"{k}={v}" for k, v in variables.items() if k in keep)
-            return await fake_api.originate(fake, f"{{{plain}}}{target} {app}", spawn)
-
-        fake.api_handlers["originate"] = freeswitch_originate
+        fake.api_handlers["originate"] = originate_seen
         yield state
         tg.cancel_scope.cancel()
 
@@ -439,9 +422,10 @@ async def test_cli_prints_the_uuid_of_the_answered_call(tmp_path: Path) -> None:
         assert uuidlib.UUID(uuid)
         with anyio.fail_after(WAIT):
             record = await wait_for_record(fs.fake, uuid)
-    variables, _, _ = read_originate(fs.originated[0])
-    assert variables["origination_caller_id_name"] == "Acme Dental"
-    assert variables["originate_timeout"] == "20"
+    # The dial string's variables are the new channel's.
+    assert record.variables["origination_caller_id_name"] == "Acme Dental"
+    assert record.variables["originate_timeout"] == "20"
+    assert record.variables["appointment"] == "B-2"
     assert ("playback", "reminder/B-2.wav") in [(a.name, a.arg) for a in record.apps]
 
 

@@ -37,7 +37,10 @@ async def answer_and_hang_up(peer: Peer) -> None:
     await peer.goodbye()
 
 
-async def test_setup_is_connect_myevents_linger_divert_each_after_its_reply() -> None:
+async def test_setup_is_connect_then_myevents_linger_divert_sent_together() -> None:
+    """`connect` first (its reply is the channel data); the other three need nothing from each
+    other's answers, so they go out at once and cost one round trip; the handler starts after
+    the last reply."""
     seen: list[object] = []
 
     async def handler(session: OutboundSession) -> None:
@@ -52,12 +55,11 @@ async def test_setup_is_connect_myevents_linger_divert_each_after_its_reply() ->
         await assert_nothing_sent(peer)
         await peer.send(writers.channel_data_reply(channel_data(socket_host="127.0.0.1")))
         await peer.expect("myevents")
+        await peer.expect("linger")
+        await peer.expect("divert_events on")
         await assert_nothing_sent(peer)
         await peer.reply("+OK Events Enabled")
-        await peer.expect("linger")
-        await assert_nothing_sent(peer)
         await peer.reply("+OK will linger")
-        await peer.expect("divert_events on")
         await assert_nothing_sent(peer)
         assert seen == []  # the handler starts only after the last reply
         await peer.reply("+OK events diverted")
@@ -423,6 +425,64 @@ async def test_hooks_run_concurrently_catch_all_first_and_may_call_api() -> None
         assert sessions[0].backlog == (1, 0)
         release.set()
         await peer.goodbye()
+
+
+async def test_listeners_see_events_in_order_as_read_and_can_be_removed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    seen: list[str] = []
+    before_hooks: list[bool] = []
+
+    async def handler(session: OutboundSession) -> None:
+        def keys(event: Event) -> None:
+            seen.append(f"key {event['DTMF-Digit']}")
+
+        def broken(event: Event) -> None:
+            raise RuntimeError("listener bug")
+
+        def anything(event: Event) -> None:
+            seen.append(event.name)
+
+        async def hook(event: Event) -> None:
+            before_hooks.append(f"key {event['DTMF-Digit']}" in seen)
+
+        session.listen(broken, "DTMF")
+        stop_keys = session.listen(keys, "DTMF", "DTMF")  # a name given twice counts once
+        session.listen(anything, "DTMF", "CHANNEL_EXECUTE_COMPLETE")
+        session.on("DTMF", hook)
+        await session.playback("a.wav")
+        stop_keys()
+        await session.playback("b.wav")
+
+    with caplog.at_level(logging.ERROR, logger="ivrd"):
+        async with serving(handler) as server, dial(server) as peer:
+            await peer.handshake()
+            command = await peer.expect_execute("playback", "a.wav")
+            await peer.reply()
+            await peer.send(event("DTMF", DTMF_Digit="1"), event("DTMF", DTMF_Digit="2"))
+            await peer.complete(command)
+            command = await peer.expect_execute("playback", "b.wav")
+            await peer.reply()
+            await peer.send(event("DTMF", DTMF_Digit="3"))
+            await peer.complete(command)
+            await answer_and_hang_up(peer)
+    # In the order FreeSWITCH sent them, each listener in the order registered; a failing one
+    # is logged and stops nobody; a removed one hears nothing more.
+    assert seen == [
+        "key 1",
+        "DTMF",
+        "key 2",
+        "DTMF",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "DTMF",
+        "CHANNEL_EXECUTE_COMPLETE",
+    ]
+    # A hook's task runs after the listeners (and after `keys` was removed, hears key 3 alone).
+    assert before_hooks == [True, True, False]
+    failures = [r.getMessage() for r in caplog.records if "listener" in r.getMessage()]
+    assert len(failures) == 3
+    assert failures[0].startswith("event listener ")
+    assert failures[0].endswith(" failed on DTMF")
 
 
 async def test_bgapi_subscribes_to_its_jobs_once_and_matches_the_job_uuid() -> None:

@@ -45,6 +45,30 @@ async def test_an_application_that_never_completes_times_out() -> None:
     assert outcome == ["`playback` did not complete within 14400 s", "14400"]
 
 
+async def test_an_application_whose_sendmsg_gets_no_reply_times_out_on_the_reply_limit() -> None:
+    """Before the `+OK`, the reply's limit applies; the application's own only after it."""
+    outcome: list[str] = []
+
+    async def handler(session: OutboundSession) -> None:
+        start = anyio.current_time()
+        try:
+            await session.playback("long.wav")
+        except ESLTimeout as exc:
+            outcome.append(str(exc))
+        outcome.append(f"{anyio.current_time() - start:.0f}")
+
+    async with (
+        serving(handler, timeouts=Timeouts(reply=7)) as server,
+        dial(server, VIRTUAL_WAIT) as peer,
+    ):
+        await peer.handshake()
+        await peer.expect_execute("playback", "long.wav")
+        await peer.goodbye()
+    assert outcome[0].startswith("no answer from FreeSWITCH at 127.0.0.1:")
+    assert outcome[0].endswith(" to `sendmsg` within 7 s")
+    assert outcome[1:] == ["7"]
+
+
 async def test_a_reply_that_never_comes_times_out_and_the_late_one_is_dropped() -> None:
     outcome: list[str] = []
 

@@ -10,7 +10,9 @@ import pytest
 
 from ivrd.scenarios import find_scenario_files, load_scenario_file
 from ivrd.scenarios.loading import used_secrets
+from ivrd.scenarios.runner import queue_outcome
 from ivrd.scenarios.typedyaml import load_typed
+from ivrd.testing import AgentAnswers, NoAgent, QueueTimeout
 
 from .conftest import BROKEN, FIXTURES, FLOWS
 
@@ -72,6 +74,42 @@ scenarios:
     # Without an offset `at` is read in the flow's zone.
     assert own.start == datetime(2026, 12, 22, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
     assert own.id == f"{file}::own settings win"
+
+
+def test_queue_results_merge_and_take_their_shorthand(tmp_path: Path) -> None:
+    file = write(
+        tmp_path,
+        "queues.test.yaml",
+        f"""\
+flow: {FLOWS / "acme-main.yaml"}
+defaults:
+  queues: {{"*": no_agent, sales@default: {{result: timeout, wait: 2m}}}}
+scenarios:
+  answered:
+    queues:
+      sales@default: {{result: answered, wait: 45s, talk: 3m, agent: anna@default}}
+  defaults only: {{}}
+""",
+    )
+    answered, plain = load_scenario_file(file).cases
+    queues = answered.settings.queues
+    assert sorted(queues) == ["*", "sales@default"]
+    assert queues["*"].result == "no_agent"
+    assert queues["*"].wait is None  # the fake's own default
+    sales = queues["sales@default"]
+    assert (sales.result, sales.wait, sales.talk, sales.agent) == (
+        "answered",
+        timedelta(seconds=45),
+        timedelta(minutes=3),
+        "anna@default",
+    )
+    assert plain.settings.queues["sales@default"].wait == timedelta(minutes=2)
+    outcomes = {name: queue_outcome(result) for name, result in queues.items()}
+    assert outcomes == {
+        "*": NoAgent(),
+        "sales@default": AgentAnswers(wait=45, talk=180, agent="anna@default"),
+    }
+    assert queue_outcome(plain.settings.queues["sales@default"]) == QueueTimeout(wait=120)
 
 
 def test_json_bodies_keep_their_types_and_the_rest_is_text(tmp_path: Path) -> None:

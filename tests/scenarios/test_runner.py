@@ -7,12 +7,14 @@ transfer, a timed-out HTTP service, a holiday), on the simulated clock.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ivrd.scenarios import SuiteRun, run_tests
 from ivrd.scenarios.runner import CallOutcome
 
-from .conftest import FIXTURES, result_named
+from .conftest import FIXTURES, FLOWS, result_named
 
 
 def outcome(examples: tuple[SuiteRun, float], name: str) -> CallOutcome:
@@ -105,3 +107,77 @@ def test_scenarios_run_concurrently_and_independently() -> None:
     assert paths[0] == paths[1]
     uuids = {r.outcome.record.uuid for r in many.results if r.outcome.record}
     assert len(uuids) == 4
+
+
+def _queue_step(call: CallOutcome) -> tuple[float, str, dict[str, object]]:
+    """The `callcenter` application's duration and the sales step's outcome and result."""
+    assert call.record is not None
+    assert call.trace is not None
+    (queue,) = [app for app in call.record.apps if app.name == "callcenter"]
+    assert queue.arg == "sales@default"
+    assert queue.duration is not None
+    (sales,) = [step for step in call.trace.steps if step.step == "sales"]
+    return queue.duration, sales.outcome, dict(call.record.variables)
+
+
+def test_an_agent_answers_the_sales_queue(examples: tuple[SuiteRun, float]) -> None:
+    call = outcome(examples, "an agent of the sales queue answers")
+    waited, taken, variables = _queue_step(call)
+    assert (taken, variables["cc_cause"]) == ("answered", "answered")
+    # `callcenter` ends as the agent answers; ivrd then sends nothing during the 3 min
+    # conversation, and the agent hanging up ends the call.
+    assert waited == pytest.approx(45.0, abs=0.05)
+    assert call.record is not None
+    (callcenter,) = [app for app in call.record.apps if app.name == "callcenter"]
+    assert callcenter.ended_at is not None
+    assert [app.name for app in call.record.apps if app.started_at >= callcenter.ended_at] == []
+    assert (call.record.hangup_by, call.record.hangup_cause) == ("switch", "NORMAL_CLEARING")
+    assert call.record.hangup_at is not None
+    assert call.record.hangup_at - callcenter.ended_at == pytest.approx(180.0, abs=0.1)
+
+
+@pytest.mark.parametrize(
+    ("name", "seconds", "taken", "reason"),
+    [
+        ("nobody in sales answers before the queue gives up", 300.0, "no_answer", "TIMEOUT"),
+        ("the caller leaves the sales queue with a key", 30.0, "no_answer", "EXIT_WITH_KEY"),
+        ("no sales agent is logged in", 15.0, "unavailable", "NO_AGENT_TIMEOUT"),
+    ],
+)
+def test_the_caller_leaves_the_sales_queue_without_an_agent(
+    examples: tuple[SuiteRun, float], name: str, seconds: float, taken: str, reason: str
+) -> None:
+    waited, outcome_taken, variables = _queue_step(outcome(examples, name))
+    assert waited == pytest.approx(seconds, abs=0.05)
+    assert outcome_taken == taken
+    assert (variables["cc_cause"], variables["cc_cancel_reason"]) == ("cancel", reason)
+
+
+def test_queues_not_in_the_scenario_do_not_exist(tmp_path: Path) -> None:
+    scenarios = tmp_path / "queues.test.yaml"
+    to_sales = "    caller: [{press: '1'}, {press: '1'}]\n"
+    to_voicemail = "    expect: {path_contains: [sales, voicemail]}\n"
+    scenarios.write_text(
+        f"flow: {FLOWS / 'acme-main.yaml'}\n"
+        'defaults: {at: "2026-12-22T10:00:00+01:00"}\n'
+        "scenarios:\n"
+        f"  no queues given:\n{to_sales}{to_voicemail}"
+        f"  another queue given:\n{to_sales}{to_voicemail}"
+        "    queues: {support@default: answered}\n"
+        f"  every other queue answers:\n{to_sales}"
+        "    queues: {'*': {result: answered, wait: 1s}}\n"
+        "    expect: {path_contains: [sales, goodbye]}\n"
+        f"  missing said outright:\n{to_sales}{to_voicemail}"
+        "    queues: {'*': answered, sales@default: missing}\n",
+        encoding="utf-8",
+    )
+    run = run_tests([str(scenarios)])
+    assert [(r.case.name, r.passed) for r in run.results] == [
+        ("no queues given", True),
+        ("another queue given", True),
+        ("every other queue answers", True),
+        ("missing said outright", True),
+    ]
+    missing = run.results[0].outcome.record
+    assert missing is not None
+    assert "cc_cause" not in missing.variables

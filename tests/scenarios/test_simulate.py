@@ -86,6 +86,23 @@ def test_keys_answer_the_questions_in_turn() -> None:
     )
 
 
+def test_queues_are_told_and_set_with_queue() -> None:
+    answered = simulate(
+        "flows/acme-main.yaml",
+        "--at",
+        OPEN,
+        "--fast",
+        "--queue",
+        "sales@default=answered",
+        keys="1\n1\n",
+    )
+    assert answered.returncode == 0, answered.stderr
+    told = narration(answered.stdout)
+    assert "[sales] queue: waiting in sales@default" in told
+    assert "queue ended: an agent answered" in told
+    assert answered.stdout.rstrip().endswith("> main_menu > sales > goodbye")
+
+
 def test_silence_now_wait_and_hangup() -> None:
     done = simulate(
         "flows/acme-main.yaml",

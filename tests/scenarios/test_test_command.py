@@ -111,6 +111,7 @@ def test_the_schema_accepts_the_examples_and_refuses_mistakes() -> None:
         "disposition-misspelled",
         "http-failure-unknown",
         "transfer-result-unknown",
+        "queue-result-unknown",
         "scenarios-missing",
         "action-word-unknown",
     ):

@@ -86,8 +86,15 @@ def build(line: str, headers: Pairs = (), body: bytes | str | None = None) -> by
     return _encode("".join(parts)) + data
 
 
+def _password(value: str) -> str:
+    """`_check` without quoting the value in the error: it is a password."""
+    if "\n" in value or "\r" in value or "\0" in value:
+        raise LocalProtocolError("password must not contain CR, LF or NUL")
+    return value
+
+
 def auth(password: str) -> bytes:
-    return build(f"auth {_check('password', password)}")
+    return build(f"auth {_password(password)}")
 
 
 def userauth(user: str, domain: str, password: str) -> bytes:
@@ -95,7 +102,7 @@ def userauth(user: str, domain: str, password: str) -> bytes:
     for what, value in (("user", user), ("domain", domain)):
         if ":" in _word(what, value) or "@" in value:
             raise LocalProtocolError(f"{what} must not contain ':' or '@': {value[:80]!r}")
-    return build(f"userauth {user}@{domain}:{_check('password', password)}")
+    return build(f"userauth {user}@{domain}:{_password(password)}")
 
 
 def event(

@@ -11,11 +11,19 @@ reads does (benchmarks/bench_parser.py). Such a block stays one string; a lookup
 line with `str.find`, and the lines are split (and each checked) only when all of them are
 needed: iteration, `pairs`, `get_all`, equality. A lookup finds exactly what it would in the
 split lines.
+
+Reading every header of an event (`pairs`, what the Python peers do for each event) takes the
+whole block at once where the rules allow it: its lines are split and its values decoded by
+a few C calls (`_split_block`, `_decode_joined`), with the line-by-line and value-by-value
+rules as the fallback for anything unusual.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from binascii import a2b_qp
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from urllib.parse import unquote
 
 from ivrd.esl.protocol._errors import RemoteProtocolError
@@ -23,9 +31,29 @@ from ivrd.esl.protocol._errors import RemoteProtocolError
 # FreeSWITCH writes `_undef_` for a header whose value is the empty string.
 UNDEFINED = "_undef_"
 
+# What the one-pass decoder cannot decode as unquote does: a `%` that starts no escape (unquote
+# keeps it), and `%00`, a NUL, which separates the values there (FreeSWITCH's values are C
+# strings: they never hold one).
+_NOT_AT_ONCE = re.compile(r"%(?:(?![0-9A-Fa-f]{2})|00)")
+
 
 def _fold(name: str) -> str:
     return name.lower().replace("_", "-")
+
+
+@lru_cache(maxsize=256)
+def _folded_pattern(name: str) -> re.Pattern[str] | None:
+    """Finds a line named `name` in any spelling in ASCII text, as a search of `_fold(text)`.
+
+    None when no ASCII text can hold one: the folded name is not ASCII. Otherwise each ASCII
+    letter matches either case (ASCII rules only) and `-` or `_` match each other, which is
+    exactly which text folds to the name.
+    """
+    folded = _fold(name)
+    if not folded.isascii():
+        return None
+    spelled = "".join("[-_]" if char == "-" else re.escape(char) for char in folded)
+    return re.compile("\n" + spelled + ":", re.IGNORECASE | re.ASCII)
 
 
 def decode_value(raw: str) -> str:
@@ -38,8 +66,43 @@ def decode_value(raw: str) -> str:
     return unquote(raw, errors="replace")
 
 
+def decode_values(values: Sequence[str]) -> list[str]:
+    """`decode_value` of each value, all in one pass when that gives the same."""
+    decoded = _decode_joined("\0".join(values))
+    if decoded is None or len(decoded) != len(values):  # more: a value held a NUL
+        return [decode_value(value) for value in values]
+    return decoded
+
+
+def _decode_joined(joined: str) -> list[str] | None:
+    """`decode_value` of each of the values joined by NUL, or None if not in one pass.
+
+    Most values of an event need no decoding, and the few that do (an SDP has hundreds of
+    escapes) cost urllib's `unquote` a Python loop turn per escape. Joined, the values are
+    decoded at once by binascii's quoted-printable decoder, a C loop: with every `=` escaped
+    first and every `%` turned into `=`, its `=XX` escapes are exactly the `%XX` ones, and
+    UTF-8 decoding restarts at each NUL, so each value comes out as if decoded alone. Text that
+    is not ASCII, a `%` that starts no escape, or a `%00` is left to the value-by-value rules.
+    """
+    if "%" not in joined:
+        decoded = joined.split("\0")
+    elif joined.isascii() and _NOT_AT_ONCE.search(joined) is None:
+        text = a2b_qp(joined.replace("=", "=3D").replace("%", "=")).decode("utf-8", "replace")
+        decoded = text.split("\0")
+    else:
+        return None
+    if UNDEFINED in joined:
+        raw = joined.split("\0")
+        decoded = ["" if value == UNDEFINED else decoded[i] for i, value in enumerate(raw)]
+    return decoded
+
+
 def parse_header_lines(text: str, where: str) -> list[tuple[str, str]]:
     """Split `Name: value` lines (no trailing blank line) into raw pairs."""
+    # A few lines (a frame's own head) are split faster one by one than by the C calls.
+    split = _split_block(text, encoded=False) if len(text) > 400 else None
+    if split is not None:
+        return split
     pairs: list[tuple[str, str]] = []
     for line in text.split("\n"):
         # `Name: value`, as FreeSWITCH writes every line, in one step; then the general rule:
@@ -58,6 +121,33 @@ def parse_header_lines(text: str, where: str) -> list[tuple[str, str]]:
                 value = value[1:]
         pairs.append((name, value))
     return pairs
+
+
+def _split_block(text: str, *, encoded: bool) -> list[tuple[str, str]] | None:
+    """Every line split (and with `encoded`, every value decoded) by a few C calls.
+
+    For blocks whose every line is `Name: value` with no other `: `, as in every event:
+    FreeSWITCH percent-encodes colons and spaces in values. With each newline turned into NUL
+    + `: `, one split on `: ` gives name, value + NUL, name, value + NUL, ..., name, value.
+    Checked, not assumed: if line i holds k(i) of `: `, the piece ending in its NUL is at
+    place k(1) + ... + k(i) + i - 1. No NUL in the text, and none in a name (an even place),
+    make every k(i) odd; an even number of pieces makes the last line's odd too; and as many
+    names (half the pieces) as values (one more than the NULs) make them add up to the number
+    of lines: every k(i) is 1. Names must also be non-empty and hold no colon (the first colon
+    ends a name). Anything else returns None, for the line-by-line rules.
+    """
+    if "\0" in text:
+        return None
+    pieces = text.replace("\n", "\0: ").split(": ")
+    names = pieces[0::2]
+    spelled = "".join(names)
+    if len(pieces) % 2 or "\0" in spelled or ":" in spelled or not all(names):
+        return None
+    joined = "".join(pieces[1::2])
+    values = _decode_joined(joined) if encoded else joined.split("\0")
+    if values is None or len(values) != len(names):
+        return None
+    return list(zip(names, values, strict=True))
 
 
 def _value_at(text: str, start: int) -> str:
@@ -81,7 +171,6 @@ class Headers(Mapping[str, str]):
         "_first",
         "_folded",
         "_folded_names",
-        "_folded_text",
         "_pairs",
         "_text",
         "_where",
@@ -91,7 +180,6 @@ class Headers(Mapping[str, str]):
         self._encoded = encoded
         self._text: str | None = None
         self._where = ""
-        self._folded_text: str | None = None
         self._split(pairs)
 
     @classmethod
@@ -104,7 +192,6 @@ class Headers(Mapping[str, str]):
         headers._encoded = encoded
         headers._text = "\n" + text  # every line, the first too, starts after a newline
         headers._where = where
-        headers._folded_text = None
         return headers
 
     def _split(self, pairs: list[tuple[str, str]]) -> None:
@@ -123,7 +210,7 @@ class Headers(Mapping[str, str]):
         text = self._text
         if text is not None:
             self._split(parse_header_lines(text[1:], self._where))
-            self._text = self._folded_text = None
+            self._text = None
         return self._pairs
 
     def _lookup(self, name: str) -> str | None:
@@ -148,30 +235,22 @@ class Headers(Mapping[str, str]):
         # A split line's name is what precedes its first colon, and holds no newline.
         if not name or ":" in name or "\n" in name:
             return None
-        folded = self._folded_text
-        if folded is None:
-            if not text.isascii():
-                return self._find_slowly(text, name)
-            folded = self._folded_text = _fold(text)
-        # One search finds the first line with the name in any spelling (so a header that is
-        # not there costs one); only if that line spells it otherwise can an exact one follow.
-        needle = "\n" + _fold(name) + ":"
-        at = folded.find(needle)
-        if at < 0:
-            return None
-        if not text.startswith(name, at + 1):
-            exact = text.find("\n" + name + ":", at)
-            if exact >= 0:
-                at = exact
-        return _value_at(text, at + len(needle))
-
+        # The exact spelling first: what FreeSWITCH writes and the daemon asks for, so almost
+        # every lookup ends here. The first exact line is also what the folded rule prefers.
+        exact = text.find("\n" + name + ":")
+        if exact >= 0:
+            return _value_at(text, exact + len(name) + 2)
+        if not text.isascii():
+            return self._find_slowly(text, name)
+        # No exact line: the first line with the name in another spelling, if any (a header
+        # that is not there at all, as Content-Length in most events, ends here too). One
+        # search of the text, not of a folded copy of it (a SIP event's block is ~6 KB).
+        pattern = _folded_pattern(name)
+        found = None if pattern is None else pattern.search(text)
+        return None if found is None else _value_at(text, found.end())
     def _find_slowly(self, text: str, name: str) -> str | None:
-        # Not ASCII (FreeSWITCH encodes what is not): lower() may change lengths, so the
-        # folded text's positions would not be the text's. Fold line by line instead.
-        needle = "\n" + name + ":"
-        at = text.find(needle)
-        if at >= 0:
-            return _value_at(text, at + len(needle))
+        # Not ASCII (FreeSWITCH encodes what is not): lower() may change lengths, so a folded
+        # search's positions would not be the text's. Fold line by line instead.
         folded = _fold(name)
         for line in text.split("\n"):
             key, colon, value = line.partition(":")
@@ -216,13 +295,19 @@ class Headers(Mapping[str, str]):
 
     def pairs(self) -> list[tuple[str, str]]:
         """Every header in order, repeated ones included, decoded."""
-        pairs = self._all()
-        if not self._encoded:
+        text = self._text
+        if text is None:
+            pairs = self._pairs
+        else:
+            # Straight from the text: no lookup map needed, and lookups keep using the text.
+            split = _split_block(text[1:], encoded=self._encoded)
+            if split is not None:
+                return split
+            pairs = parse_header_lines(text[1:], self._where)
+        if not self._encoded or not pairs:
             return list(pairs)
-        return [
-            (key, value if "%" not in value and value != UNDEFINED else decode_value(value))
-            for key, value in pairs
-        ]
+        keys, values = zip(*pairs, strict=True)
+        return list(zip(keys, decode_values(values), strict=True))
 
     def raw_pairs(self) -> list[tuple[str, str]]:
         return list(self._all())

@@ -192,8 +192,20 @@ class _FrameBuffer(Generic[HeadT]):
         return CLOSED
 
 
+# A frame head longer than this is the `connect` reply's channel data (7 KB for a SIP call).
+_HEAD_KEPT_AS_TEXT = 1024
+
+
 def _parse_message_head(head: str) -> tuple[Headers, str | None]:
-    headers = Headers(parse_header_lines(head, "frame"))
+    pairs = parse_header_lines(head, "frame")  # every head is checked here, whatever its size
+    if len(head) <= _HEAD_KEPT_AS_TEXT:
+        headers = Headers(pairs)
+    else:
+        # Kept as its text, a fraction of what the pairs and their dict take (and a server
+        # holds one per call it is setting up), and read only as looked up: the same values.
+        headers = Headers.from_text(head, "frame")
+        if headers.get("Content-Type") == "command/reply" and "Event-Name" in headers:
+            headers = Headers.from_text(head, "frame", encoded=True)
     return headers, headers.raw("Content-Length")
 
 
@@ -270,7 +282,9 @@ def _make_message(headers: Headers, body: bytes) -> Message:
         return EventMessage(headers, body, Event.from_bytes(body, event_format))
     if content_type == "command/reply" and "Event-Name" in headers:
         # The reply to `connect` is the channel data, percent-encoded like an event.
-        return CommandReply(Headers(headers.raw_pairs(), encoded=True), body)
+        if not headers.encoded:
+            headers = Headers(headers.raw_pairs(), encoded=True)
+        return CommandReply(headers, body)
     return MESSAGE_TYPES.get(content_type, RawMessage)(headers, body)
 
 

@@ -232,9 +232,10 @@ def test_the_captured_playback_sendmsg(load_capture: Callable[[str], Capture]) -
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: commands.auth("a\nb"), "password must not contain CR or LF: 'a\\nb'"),
-        (lambda: commands.auth("a\0b"), "password must not contain NUL: 'a\\x00b'"),
-        (lambda: commands.userauth("u", "d", "p\r"), "password must not contain CR or LF: 'p\\r'"),
+        # Never the password itself: these messages are logged and printed.
+        (lambda: commands.auth("a\nb"), "password must not contain CR, LF or NUL"),
+        (lambda: commands.auth("a\0b"), "password must not contain CR, LF or NUL"),
+        (lambda: commands.userauth("u", "d", "p\r"), "password must not contain CR, LF or NUL"),
         (lambda: commands.userauth("u:x", "d", "p"), "user must not contain ':' or '@': 'u:x'"),
         (lambda: commands.userauth("u", "d@e", "p"), "domain must not contain ':' or '@': 'd@e'"),
         (

@@ -7,7 +7,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ivrd.esl.protocol import Headers, RemoteProtocolError
-from ivrd.esl.protocol._headers import decode_value, parse_header_lines
+from ivrd.esl.protocol._headers import decode_value, decode_values, parse_header_lines
 
 
 def test_first_of_repeated_names_wins_and_get_all_returns_every_one() -> None:
@@ -232,3 +232,73 @@ def test_a_text_block_that_is_not_ascii_still_folds_names() -> None:
     assert headers.get("broken line") is None
     with pytest.raises(RemoteProtocolError, match=r"^e: header line without a name and colon"):
         headers.pairs()
+
+
+# Whole blocks at once (a full event's pairs): the same as line by line and value by value.
+
+
+def split_line_by_line(text: str) -> list[tuple[str, str]] | None:
+    """The header rules, one line at a time, written plainly; None for a malformed line."""
+    pairs = []
+    for line in text.split("\n"):
+        name, colon, value = line.partition(":")
+        if not line:
+            continue
+        if not colon or not name:
+            return None
+        pairs.append((name, value[1:] if value.startswith(" ") else value))
+    return pairs
+
+
+# Values as FreeSWITCH encodes them, and what else may come: bad or lower-case escapes, `%00`,
+# `=`, NUL, `_undef_`, text that is not ASCII, and halves of UTF-8 sequences in separate values.
+ENCODED_VALUE = st.lists(
+    st.sampled_from(
+        [
+            *("%20", "%3A", "%0A", "%0D%0A", "%25", "%C3", "%A9", "%e2%82%ac", "%zz", "%", "%4"),
+            *("%00", "=", "=3D", "\0", "_undef_", "é", "a", "sip:x@y", ": ", ":", "%3a%20"),
+        ]
+    ),
+    max_size=6,
+).map("".join)
+LINE = st.tuples(
+    st.sampled_from(["Event-Name", "variable_sip_h_X", "A", "a:b", "", "Name%20"]),
+    st.sampled_from([": ", ":", ":  ", ""]),
+    ENCODED_VALUE,
+).map("".join)
+# Enough lines to be longer than the 400 characters below which lines are split one by one.
+PADDING = "\n".join(f"Padding-{i}: value%20{i}" for i in range(24))
+
+
+@settings(max_examples=300)
+@given(lines=st.lists(LINE, max_size=10), padded=st.booleans(), encoded=st.booleans())
+@example(lines=["A: x%0Ay", "B: %C3", "C: %A9"], padded=True, encoded=True)
+@example(lines=["A: 1", "", "B: 2"], padded=True, encoded=True)
+@example(lines=["A: 1: 2", "B"], padded=True, encoded=False)
+@example(lines=["A: b: c: d", "B: e"], padded=True, encoded=False)  # 3 pieces too many
+@example(lines=["A: b: c: d%00", "B: e"], padded=True, encoded=True)  # ... and a NUL too
+def test_a_whole_block_splits_and_decodes_as_line_by_line_and_value_by_value(
+    lines: list[str], padded: bool, encoded: bool
+) -> None:
+    text = "\n".join([PADDING, *lines] if padded else lines)
+    expected = split_line_by_line(text)
+
+    if expected is None:
+        with pytest.raises(RemoteProtocolError):
+            parse_header_lines(text, "x")
+        with pytest.raises(RemoteProtocolError):
+            Headers.from_text(text, "x", encoded=encoded).pairs()
+        return
+    decoded = [(name, decode_value(value) if encoded else value) for name, value in expected]
+    assert parse_header_lines(text, "x") == expected
+    assert Headers.from_text(text, "x", encoded=encoded).pairs() == decoded
+    assert Headers(expected, encoded=encoded).pairs() == decoded
+
+
+@settings(max_examples=300)
+@given(st.lists(ENCODED_VALUE | st.text(max_size=6), max_size=12))
+@example(["%C3", "%A9"])  # a UTF-8 sequence split across two values stays two errors
+@example(["a%00b", "c"])
+@example(["x\0y", "%41"])
+def test_decode_values_is_decode_value_of_each(values: list[str]) -> None:
+    assert decode_values(values) == [decode_value(value) for value in values]

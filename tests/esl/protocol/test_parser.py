@@ -152,6 +152,27 @@ def test_only_a_command_reply_with_event_name_is_channel_data() -> None:
     assert plain.reply_text == "50%25"
 
 
+def test_the_connect_reply_of_a_sip_call_reads_the_same_kept_as_text() -> None:
+    """A large head (a SIP call's channel data, 7 KB) is checked as any head, then kept as its
+    text and read as looked up: the same values, decoded, every line there."""
+    sip = "".join(f"variable_sip_h_X-Header-{i}: value%20{i}\n" for i in range(200))
+    connect = (
+        "Event-Name: CHANNEL_DATA\nCaller-Name: A%20B\nContent-Type: command/reply\n"
+        f"Reply-Text: %2BOK%0A\n{sip}Socket-Mode: async\n\n"
+    ).encode()
+    (message,) = parse_in([connect])
+    assert isinstance(message, CommandReply)
+    assert message.is_channel_data
+    headers = message.headers
+    assert (headers["Caller-Name"], headers["variable_sip_h_X-Header-199"]) == ("A B", "value 199")
+    assert headers.get("socket_mode") == "async"
+    assert message.reply_text == "+OK"
+    assert len(headers) == 205
+    lines = connect.decode().split("\n")
+    broken = "\n".join([*lines[:100], "garbage", *lines[100:]]).encode()
+    assert error_of([broken]) == "frame: header line without a name and colon: 'garbage'"
+
+
 def test_undecodable_bytes_in_a_head_are_replaced() -> None:
     (message,) = parse_in([b"Content-Type: command/reply\nReply-Text: -ERR \xff\xfe\n\n"])
 

@@ -1,0 +1,54 @@
+"""The load benchmark's call as a hand-written ivrd library session (no flow, no daemon).
+
+    python benchmarks/load/ivrd_library.py --port 8084
+
+`OutboundServer` with its defaults (backlog 4096, plain events, linger, asyncio) and a handler
+that drives `OutboundSession`: every application waits for its own CHANNEL_EXECUTE_COMPLETE
+(matched by Event-UUID) before the next one is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+import anyio
+
+from ivrd.esl import OutboundServer, OutboundSession
+
+GREETING = "ivr/welcome.wav"
+MENU = "ivr/menu.wav"
+THANKS = "ivr/thanks.wav"
+
+
+async def six_steps(session: OutboundSession) -> None:
+    await session.answer()
+    await session.playback(GREETING)
+    entry = await session.play_and_get_digits(
+        MENU,
+        "silence_stream://250",
+        min=1,
+        max=4,
+        tries=1,
+        timeout=5000,
+        variable="choice",
+        digit_timeout=3000,
+    )
+    await session.set("choice", entry.digits or "none")
+    await session.playback(THANKS)
+    await session.hangup()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    options = parser.parse_args()
+    # As `ivrd serve` at `logging.level: warning`: problems are logged, calls are not.
+    logging.basicConfig(level=logging.WARNING)
+    server = OutboundServer(six_steps, options.host, options.port)
+    anyio.run(server.serve)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""Issue 8's targets, checked against a load run's results (printed by bench_load.py).
+
+- CPU per call of the YAML flow under `ivrd serve`: at most 1/2 of greenswitch's and 1/6 of
+  Genesis's (each concurrency);
+- 1,000 concurrent calls: every ivrd call completes;
+- p99 turnaround at 50 concurrent: at most 1/3 of greenswitch's;
+- memory: at most 50 KB (48.8 KiB) per active call;
+- nothing in the hot path grows with the number of calls handled (the growth batches).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MEMORY_LIMIT_KIB = 50_000 / 1024
+
+
+def _rows(report: dict[str, Any], name: str) -> dict[int, dict[str, Any]]:
+    for implementation in report["implementations"]:
+        if implementation["name"] == name:
+            return {run["concurrency"]: run for run in implementation["runs"]}
+    return {}
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "MISSED"
+
+
+def _ratio(ours: float, theirs: float) -> float | None:
+    return ours / theirs if theirs else None
+
+
+def target_lines(report: dict[str, Any]) -> list[str]:
+    serve = _rows(report, "ivrd-serve")
+    library = _rows(report, "ivrd-library")
+    lines = []
+    for peer, limit in (("greenswitch", 1 / 2), ("genesis", 1 / 6)):
+        theirs = _rows(report, peer)
+        ratios = {
+            n: _ratio(serve[n]["server_cpu_ms_per_call"], theirs[n]["server_cpu_ms_per_call"])
+            for n in serve
+            if n in theirs and not serve[n]["note"].startswith("not measured")
+        }
+        known = {n: r for n, r in ratios.items() if r is not None}
+        if known:
+            shown = ", ".join(f"N={n}: {r:.3f}" for n, r in known.items())
+            ok = all(r <= limit for r in known.values())
+            lines.append(
+                f"CPU per call, ivrd-serve / {peer}: {shown} (target <= {limit:.3f}): "
+                + _verdict(ok)
+            )
+    for name, rows in (("ivrd-serve", serve), ("ivrd-library", library)):
+        if 1000 in rows:
+            row = rows[1000]
+            lines.append(
+                f"1000 concurrent, {name}: {row['completed']} of {row['calls']} calls completed: "
+                + _verdict(row["failed"] == 0)
+            )
+    greenswitch = _rows(report, "greenswitch")
+    if 50 in serve and 50 in greenswitch:
+        ratio = _ratio(serve[50]["turnaround_p99_ms"], greenswitch[50]["turnaround_p99_ms"])
+        if ratio is not None:
+            lines.append(
+                f"p99 turnaround at 50, ivrd-serve / greenswitch: {ratio:.3f} (target <= 0.333): "
+                + _verdict(ratio <= 1 / 3)
+            )
+    for name, rows in (("ivrd-serve", serve), ("ivrd-library", library)):
+        sizes = [row["memory_kib_per_call"] for row in rows.values() if row["completed"]]
+        if sizes:
+            lines.append(
+                f"memory per active call, {name}: at most {max(sizes):.1f} KiB "
+                f"(target <= {MEMORY_LIMIT_KIB:.1f} KiB = 50 KB): "
+                + _verdict(max(sizes) <= MEMORY_LIMIT_KIB)
+            )
+    growth = report.get("growth") or []
+    if len(growth) >= 2:
+        first, last = growth[0], growth[-1]
+        cpu = _ratio(last["cpu_ms_per_call"], first["cpu_ms_per_call"])
+        rss = last["rss_kib"] - growth[1]["rss_kib"] if len(growth) > 2 else 0
+        lines.append(
+            f"growth, ivrd-serve: CPU per call last/first batch {cpu or 0:.2f}, RSS from batch 2 "
+            f"to {last['batch']}: {rss:+d} KiB"
+        )
+    return lines
+
+
+def print_targets(report: dict[str, Any]) -> None:
+    lines = target_lines(report)
+    if lines:
+        print("targets (issue 8):", flush=True)
+        for line in lines:
+            print(f"  {line}", flush=True)
