@@ -37,11 +37,20 @@ from ivrd.daemon.loading import read_secrets
 from ivrd.daemon.registry import FlowRegistry
 from ivrd.daemon.reloading import Loaded, Reloaded, load_everything, report_loaded, stat_files
 from ivrd.esl import ListenError, OutboundServer
+from ivrd.esl.protocol import commands
 from ivrd.flow.durations import format_duration
 from ivrd.logs import LoggingSetup, configure_logging
 from ivrd.observability import Metrics, serve_http
 
-__all__ = ["END_GRACE", "FORCE_GRACE", "CannotStart", "Daemon", "Phase"]
+__all__ = [
+    "END_GRACE",
+    "EVENTS_READ",
+    "FORCE_GRACE",
+    "UNREAD_EVENTS",
+    "CannotStart",
+    "Daemon",
+    "Phase",
+]
 
 log = logging.getLogger("ivrd.daemon")
 
@@ -50,6 +59,20 @@ END_GRACE = 10.0
 FORCE_GRACE = 2.0
 """Seconds calls hung up by a forced stop get to send `exit` before they are cancelled."""
 
+EVENTS_READ = frozenset(
+    {
+        "CHANNEL_DATA",  # the session: the channel's variables
+        "CHANNEL_EXECUTE_COMPLETE",  # the session: an application's end and the variables
+        "CHANNEL_HANGUP",  # the session and the engine: the hangup and its cause
+        "CHANNEL_HANGUP_COMPLETE",  # the session and the engine: the call is gone
+        "CHANNEL_UNBRIDGE",  # the engine's queue step: the agent's conversation ended
+        "DTMF",  # the engine: digits pressed while no input step reads them
+    }
+)
+"""The events of `myevents` that the engine or the session read (a test scans their code)."""
+UNREAD_EVENTS = commands.MYEVENTS - EVENTS_READ
+"""Stopped with `nixevent` on every call: a third of a call's events, never read, each costing
+its framing and name (CHANNEL_EXECUTE, CHANNEL_STATE, CHANNEL_PARK...)."""
 
 _NOT_READY = "not ready: no flow is loaded, or routing.default names a flow that is not"
 
@@ -152,6 +175,7 @@ class Daemon:
             listen.port,
             backlog=listen.backlog,
             allowed_peers=listen.allowed_peers or None,
+            unneeded_events=UNREAD_EVENTS,
         )
         headers = {"User-Agent": f"ivrd/{__version__}"}
         try:

@@ -59,6 +59,7 @@ class OutboundServer:
         event_format: EventFormat = "plain",
         linger: bool | int = True,
         divert_events: bool = True,
+        unneeded_events: Iterable[str] = (),
         allowed_peers: Iterable[str] | None = None,
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
@@ -73,6 +74,8 @@ class OutboundServer:
         self.event_format: EventFormat = event_format
         self.linger = linger
         self.divert_events = divert_events
+        # Events no handler reads, stopped with `nixevent` (see OutboundSession).
+        self.unneeded_events = frozenset(unneeded_events)
         self.allowed_peers = (
             None
             if allowed_peers is None
@@ -219,6 +222,7 @@ class OutboundServer:
             event_format=self.event_format,
             linger=self.linger,
             divert_events=self.divert_events,
+            unneeded_events=self.unneeded_events,
             timeouts=self.timeouts,
             max_frame_size=self.max_frame_size,
         )

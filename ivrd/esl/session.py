@@ -2,9 +2,11 @@
 
 FreeSWITCH connects to us (dialplan `socket <addr> async full`); the session sends `connect`,
 `myevents`, `linger` and `divert_events on`, each waiting for its reply, then runs the
-handler. Applications go one at a time, each with `event-lock: true` and a fresh `Event-UUID`,
-and complete on the CHANNEL_EXECUTE_COMPLETE whose `Application-UUID` matches (in async mode
-FreeSWITCH nests an application sent while another runs, it does not queue it).
+handler; with `unneeded_events`, a `nixevent` after `myevents` stops the events nobody reads
+(each one costs framing and decoding its name). Applications go one at a time, each with
+`event-lock: true` and a fresh `Event-UUID`, and complete on the CHANNEL_EXECUTE_COMPLETE whose
+`Application-UUID` matches (in async mode FreeSWITCH nests an application sent while another
+runs, it does not queue it).
 
 Every wait ends: CHANNEL_HANGUP raises CallHangup in the pending application (it arrives
 before the completion), a dropped socket raises ConnectionClosed, a time limit ESLTimeout.
@@ -16,7 +18,7 @@ until then and never closes the socket itself.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Literal
 
 import anyio
@@ -65,6 +67,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         event_format: EventFormat = "plain",
         linger: bool | int = True,
         divert_events: bool = True,
+        unneeded_events: Iterable[str] = (),
         timeouts: Timeouts = DEFAULT_TIMEOUTS,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
     ) -> None:
@@ -73,6 +76,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         self.uuid = ""
         self._linger = linger
         self._divert_events = divert_events
+        self._unneeded_events = sorted(set(unneeded_events))
         self._conn = Connection(
             stream,
             peer,
@@ -345,6 +349,9 @@ class OutboundSession(SessionEvents, ApplicationMethods):
                 extra=self._log_extra(),
             )
         setup = [commands.myevents(format=None if self.event_format == "plain" else "json")]
+        nixevent = commands.nixevent(self._unneeded_events) if self._unneeded_events else None
+        if nixevent is not None:
+            setup.append(nixevent)  # after myevents, it takes those back (mod_event_socket.c)
         if self._linger is not False:
             setup.append(commands.linger(None if self._linger is True else int(self._linger)))
         if self._divert_events:
@@ -355,6 +362,12 @@ class OutboundSession(SessionEvents, ApplicationMethods):
             what = _requests.what_of(command)
             with time_limit(self.timeouts.reply, self._conn.no_answer(what)):
                 answer = await self._conn.wait_reply(waiter)
+            if command is nixevent and isinstance(answer, CommandReply) and not answer.ok:
+                # Only a saving refused (FreeSWITCH without `full` control): not worth the call.
+                logger.warning(
+                    "FreeSWITCH refused %s: %s", what, answer.reply_text, extra=self._log_extra()
+                )
+                continue
             _requests.checked_reply(answer, what)
 
     async def _run_handler(self, handler: CallHandler) -> None:

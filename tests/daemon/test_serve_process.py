@@ -24,6 +24,7 @@ import anyio.abc
 import pytest
 from _daemon_helpers import all_playing, write_flows
 
+from ivrd.daemon.server import UNREAD_EVENTS
 from ivrd.flow import load_flow
 from ivrd.testing import Answered, Caller, CallRecord, Channel, FakeFreeSWITCH, Press
 
@@ -260,6 +261,8 @@ ACME_HOLIDAY = [
     ("hangup", "NORMAL_CLEARING"),
 ]
 ACME_PATHS = {"open": ACME_OPEN, "closed": ACME_CLOSED, "holiday": ACME_HOLIDAY}
+# The daemon's set-up takes back the events nobody reads (ivrd.daemon.server.UNREAD_EVENTS).
+NIXEVENT = "nixevent " + " ".join(sorted(UNREAD_EVENTS))
 
 
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
@@ -304,6 +307,7 @@ async def test_the_example_flows_run_end_to_end(anyio_backend: str) -> None:
     assert hello.command_lines() == [
         "connect",
         "myevents",
+        NIXEVENT,
         "linger",
         "divert_events on",
         *["sendmsg"] * 4,
@@ -318,7 +322,7 @@ async def test_the_example_flows_run_end_to_end(anyio_backend: str) -> None:
     expected = [(name, arg.replace("{uuid}", acme.uuid)) for name, arg in ACME_PATHS[before]]
     assert [(app.name, app.arg) for app in acme.apps] == expected
     commands = acme.command_lines()
-    assert commands[:4] == ["connect", "myevents", "linger", "divert_events on"]
+    assert commands[:5] == ["connect", "myevents", NIXEVENT, "linger", "divert_events on"]
     assert commands[-1] == "exit"
     assert commands.count("sendmsg") == len(expected)
     for record in (hello, acme):

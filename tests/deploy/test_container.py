@@ -396,3 +396,5 @@ def test_the_container_command_serves_health_and_stops_cleanly_on_sigterm(
 
     assert exit_code == 0, log.read_text()
     assert not healthy()
+    # The image installs uvloop, which `runtime.event_loop: auto` takes.
+    assert "event loop: uvloop" in log.read_text()

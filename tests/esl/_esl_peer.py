@@ -8,7 +8,7 @@ test scripts exactly the frames of the situation it checks.
 from __future__ import annotations
 
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -99,12 +99,17 @@ class Peer:
         linger: bool = True,
         divert: bool = True,
         data: list[tuple[str, str]] | None = None,
+        nixed: Collection[str] = (),
     ) -> None:
-        """connect, myevents, linger, divert_events: each read, then answered."""
+        """connect, myevents, nixevent `nixed` (if any), linger, divert_events: each read, then
+        answered."""
         await self.expect("connect")
         await self.send(writers.channel_data_reply(data or channel_data(uuid)))
         await self.expect("myevents")
         await self.reply("+OK Events Enabled")
+        if nixed:
+            await self.expect("nixevent " + " ".join(sorted(nixed)))
+            await self.reply("+OK events nixed")
         if linger:
             await self.expect("linger")
             await self.reply("+OK will linger")

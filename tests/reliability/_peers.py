@@ -29,6 +29,7 @@ import anyio.abc
 import httpx
 
 from ivrd.daemon import Config, Daemon, load_config
+from ivrd.daemon.server import UNREAD_EVENTS
 from ivrd.engine import Trace, run_call
 from ivrd.esl import OutboundServer, OutboundSession
 from ivrd.esl.protocol import Command, writers
@@ -158,7 +159,9 @@ class Side:
         return int(self.peer.stream.extra(anyio.abc.SocketAttribute.local_port))
 
     async def connect(self, **variables: str) -> None:
-        await self.peer.handshake(self.uuid, data=channel_data(self.uuid, **variables))
+        await self.peer.handshake(
+            self.uuid, data=channel_data(self.uuid, **variables), nixed=UNREAD_EVENTS
+        )
 
     async def next_app(self) -> Command:
         command = await self.peer.expect("sendmsg")

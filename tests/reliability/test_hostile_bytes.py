@@ -19,6 +19,7 @@ import anyio
 import pytest
 from trio.testing import MockClock
 
+from ivrd.daemon.server import UNREAD_EVENTS
 from ivrd.engine.ending import POLITE_HANGUP_DEADLINE
 from ivrd.engine.interpreter import HANGUP_EVENT_WAIT
 from ivrd.esl import Backoff, InboundClient, OutboundSession, Timeouts
@@ -145,7 +146,12 @@ async def _send_broken(side: Side, data: bytes) -> None:
 async def _greet_tolerantly(side: Side) -> str:
     await side.peer.expect("connect")
     await side.peer.send(raw_connect_reply(side.uuid, side.channel_lines))
-    for line, reply in (("myevents", "Events Enabled"), ("linger", "will linger")):
+    nixevent = "nixevent " + " ".join(sorted(UNREAD_EVENTS))
+    for line, reply in (
+        ("myevents", "Events Enabled"),
+        (nixevent, "events nixed"),
+        ("linger", "will linger"),
+    ):
         await side.peer.expect(line)
         await side.peer.reply(f"+OK {reply}")
     await side.peer.expect("divert_events on")

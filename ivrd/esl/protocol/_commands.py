@@ -137,6 +137,37 @@ def noevents() -> bytes:
     return build("noevents")
 
 
+# The event types `myevents` subscribes a socket to (mod_event_socket.c sets exactly these in
+# its event list); `nixevent` can take any of them back afterwards.
+MYEVENTS: frozenset[str] = frozenset(
+    {
+        "CHANNEL_ANSWER",
+        "CHANNEL_APPLICATION",
+        "CHANNEL_BRIDGE",
+        "CHANNEL_CREATE",
+        "CHANNEL_DATA",
+        "CHANNEL_DESTROY",
+        "CHANNEL_EXECUTE",
+        "CHANNEL_EXECUTE_COMPLETE",
+        "CHANNEL_HANGUP",
+        "CHANNEL_HANGUP_COMPLETE",
+        "CHANNEL_ORIGINATE",
+        "CHANNEL_OUTGOING",
+        "CHANNEL_PARK",
+        "CHANNEL_PROGRESS",
+        "CHANNEL_PROGRESS_MEDIA",
+        "CHANNEL_STATE",
+        "CHANNEL_UNBRIDGE",
+        "CHANNEL_UNPARK",
+        "CHANNEL_UUID",
+        "DETECTED_SPEECH",
+        "DTMF",
+        "NOTALK",
+        "TALK",
+    }
+)
+
+
 def myevents(uuid: str | None = None, format: EventFormat | None = None) -> bytes:
     """`myevents` on an outbound socket; `myevents <uuid> [format]` on an inbound one."""
     words = ["myevents"]

@@ -8,9 +8,9 @@ per event; so a `Headers` keeps the raw text and decodes a value when it is look
 An event's header block goes further (`Headers.from_text`): a SIP call's event has one or two
 hundred lines, and splitting them all costs several times what finding the few the daemon
 reads does (benchmarks/bench_parser.py). Such a block stays one string; a lookup finds its
-line with `str.find`, and the lines are split (and each checked) only when all of them are
-needed: iteration, `pairs`, `get_all`, equality. A lookup finds exactly what it would in the
-split lines.
+line with one search of the text (no folded copy of it), and the lines are split (and each
+checked) only when all of them are needed: iteration, `pairs`, `get_all`, equality. A lookup
+finds exactly what it would in the split lines.
 
 Reading every header of an event (`pairs`, what the Python peers do for each event) takes the
 whole block at once where the rules allow it: its lines are split and its values decoded by
@@ -235,22 +235,30 @@ class Headers(Mapping[str, str]):
         # A split line's name is what precedes its first colon, and holds no newline.
         if not name or ":" in name or "\n" in name:
             return None
-        # The exact spelling first: what FreeSWITCH writes and the daemon asks for, so almost
-        # every lookup ends here. The first exact line is also what the folded rule prefers.
-        exact = text.find("\n" + name + ":")
-        if exact >= 0:
-            return _value_at(text, exact + len(name) + 2)
         if not text.isascii():
             return self._find_slowly(text, name)
-        # No exact line: the first line with the name in another spelling, if any (a header
-        # that is not there at all, as Content-Length in most events, ends here too). One
-        # search of the text, not of a folded copy of it (a SIP event's block is ~6 KB).
+        # One search, of the text itself rather than of a folded copy (a SIP event's block is
+        # ~6 KB, and most events lack some header looked up, Content-Length at least), finds the
+        # first line with the name in any spelling. An exact one is preferred: only if that
+        # line spells it otherwise can one follow.
         pattern = _folded_pattern(name)
         found = None if pattern is None else pattern.search(text)
-        return None if found is None else _value_at(text, found.end())
+        if found is None:
+            return None
+        at = found.start()
+        if not text.startswith(name, at + 1):
+            exact = text.find("\n" + name + ":", at)
+            if exact >= 0:
+                return _value_at(text, exact + len(name) + 2)
+        return _value_at(text, found.end())
+
     def _find_slowly(self, text: str, name: str) -> str | None:
         # Not ASCII (FreeSWITCH encodes what is not): lower() may change lengths, so a folded
         # search's positions would not be the text's. Fold line by line instead.
+        needle = "\n" + name + ":"
+        at = text.find(needle)
+        if at >= 0:
+            return _value_at(text, at + len(needle))
         folded = _fold(name)
         for line in text.split("\n"):
             key, colon, value = line.partition(":")

@@ -207,6 +207,26 @@ def test_a_text_block_answers_every_lookup_as_its_split_lines_do(
     assert kept == split
 
 
+# ASCII names that differ only in case, `-`/`_` or a regular expression's metacharacters: the
+# exact-then-folded search of an ASCII block, against the split lines.
+ASCII_NAME = st.text(st.sampled_from("aAbB-_.*[\\"), min_size=1, max_size=4)
+
+
+@settings(max_examples=300)
+@given(
+    lines=st.lists(st.tuples(ASCII_NAME, st.text("xy: ", max_size=3)), max_size=8),
+    lookups=st.lists(ASCII_NAME, max_size=8),
+)
+def test_an_ascii_block_answers_every_spelling_as_its_split_lines_do(
+    lines: list[tuple[str, str]], lookups: list[str]
+) -> None:
+    text = "\n".join(f"{name}: {value}" for name, value in lines)
+    split = Headers(parse_header_lines(text, "x"))
+
+    for name in lookups + [name.swapcase() for name, _ in lines]:
+        assert Headers.from_text(text, "x").raw(name) == split.raw(name), name
+
+
 def test_a_text_block() -> None:
     headers = Headers.from_text(
         "Event-Name: DTMF\nDTMF-Digit: %23\nX: 1\nx: 2\nEmpty: _undef_\nLast:", "e", encoded=True
