@@ -2,9 +2,10 @@
 
     python benchmarks/bench_outbound.py [--calls 100 1000] [--backend asyncio|trio] [--uvloop]
 
-Each call: answer, playback, play_and_get_digits (the caller presses 42#), set, playback,
-hangup. The fake FreeSWITCH (`ivrd.testing`) runs in a child process, as FreeSWITCH would, so
-this process holds only the server and the IVR and its memory is theirs alone.
+Each call: the load benchmark's six applications (`six_steps` of load/ivrd_library.py: answer,
+playback, play_and_get_digits (the caller presses 42#), set, playback, hangup). The fake
+FreeSWITCH (`ivrd.testing`) runs in a child process, as FreeSWITCH would, so this process holds
+only the server and the IVR and its memory is theirs alone.
 
 Two runs per N:
 - throughput: media takes no time, so the calls per second measure the socket, the parser
@@ -27,24 +28,9 @@ from typing import Any
 
 import anyio
 from _load import dial_all, percentile, rss_kib
+from load.ivrd_library import GREETING, MENU, THANKS, six_steps
 
 from ivrd.esl import OutboundServer, OutboundSession
-
-GREETING = "ivr/welcome.wav"
-MENU = "ivr/menu.wav"
-THANKS = "ivr/thanks.wav"
-
-
-async def ivr(session: OutboundSession) -> None:
-    await session.answer()
-    await session.playback(GREETING)
-    result = await session.play_and_get_digits(
-        MENU, "silence_stream://250", min=1, max=4, tries=1, timeout=5000, variable="choice"
-    )
-    await session.set("choice", result.digits or "none")
-    await session.playback(THANKS)
-    await session.hangup()
-
 
 # -- the fake FreeSWITCH's side (child process) ----------------------------------------------
 
@@ -75,7 +61,7 @@ async def run(calls: int, greeting_seconds: float, backend: str) -> dict[str, An
         if up == calls and greeting_seconds:
             peak["heap"] = tracemalloc.get_traced_memory()[0] - base_heap
             peak["rss"] = rss_kib() - base_rss
-        await ivr(session)
+        await six_steps(session)
 
     server = OutboundServer(counted, port=0, backlog=4096)
     cpu = time.process_time()

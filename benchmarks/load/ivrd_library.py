@@ -4,7 +4,8 @@
 
 `OutboundServer` with its defaults (backlog 4096, plain events, linger, asyncio) and a handler
 that drives `OutboundSession`: every application waits for its own CHANNEL_EXECUTE_COMPLETE
-(matched by Event-UUID) before the next one is sent.
+(matched by Event-UUID) before the next one is sent. bench_outbound.py runs the same
+`six_steps` in-process.
 """
 
 from __future__ import annotations

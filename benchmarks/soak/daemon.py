@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -163,13 +163,7 @@ class Sample:
     active_calls: int
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "rss_kib": self.rss_kib,
-            "fds": self.fds,
-            "threads": self.threads,
-            "tasks": self.tasks,
-            "active_calls": self.active_calls,
-        }
+        return asdict(self)
 
 
 def _status(pid: int) -> dict[str, str]:
@@ -214,10 +208,3 @@ async def measure_collected(daemon: Daemon) -> Sample:
     with anyio.fail_after(60):
         await collected.wait()
     return (await measure(daemon))[0]
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process so far (/proc/PID/stat)."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+from load.procs import cpu_seconds
 
 from .callers import Behaviour
 from .calls import Tally, place_calls
@@ -40,7 +41,6 @@ from .daemon import (
     CRM_TOKEN,
     Daemon,
     Sample,
-    cpu_seconds,
     measure,
     measure_collected,
     start_daemon,

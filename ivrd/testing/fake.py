@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import anyio
 import anyio.abc
@@ -261,7 +261,10 @@ class FakeFreeSWITCH:
         so that events nobody listens to are never built)."""
         if self._general:
             return True
-        for listener in (*self._by_uuid.get(uuid, ()), *self._by_filter.get(uuid.lower(), ())):
+        listeners: Iterable[Listener] = self._by_uuid.get(uuid, ())
+        if self._by_filter:  # (as in publish_event: most calls have no filter-indexed socket)
+            listeners = (*listeners, *self._by_filter.get(uuid.lower(), ()))
+        for listener in listeners:
             sub = listener.subscription
             if sub.all or name in sub.types:
                 return True

@@ -15,6 +15,7 @@ from trio.testing import MockClock
 
 from ivrd.esl import ESLTimeout, OutboundSession, Timeouts
 from ivrd.esl.protocol import writers
+from ivrd.esl.session import CallHandler
 
 pytestmark = pytest.mark.anyio
 
@@ -26,8 +27,8 @@ def anyio_backend() -> tuple[str, dict[str, object]]:
     return ("trio", {"clock": MockClock(autojump_threshold=0)})
 
 
-async def test_an_application_that_never_completes_times_out() -> None:
-    outcome: list[str] = []
+def _timed_playback(outcome: list[str]) -> CallHandler:
+    """A handler that plays a long file and records its ESLTimeout and the seconds it took."""
 
     async def handler(session: OutboundSession) -> None:
         start = anyio.current_time()
@@ -36,6 +37,13 @@ async def test_an_application_that_never_completes_times_out() -> None:
         except ESLTimeout as exc:
             outcome.append(str(exc))
         outcome.append(f"{anyio.current_time() - start:.0f}")
+
+    return handler
+
+
+async def test_an_application_that_never_completes_times_out() -> None:
+    outcome: list[str] = []
+    handler = _timed_playback(outcome)
 
     async with serving(handler) as server, dial(server, VIRTUAL_WAIT) as peer:
         await peer.handshake()
@@ -48,14 +56,7 @@ async def test_an_application_that_never_completes_times_out() -> None:
 async def test_an_application_whose_sendmsg_gets_no_reply_times_out_on_the_reply_limit() -> None:
     """Before the `+OK`, the reply's limit applies; the application's own only after it."""
     outcome: list[str] = []
-
-    async def handler(session: OutboundSession) -> None:
-        start = anyio.current_time()
-        try:
-            await session.playback("long.wav")
-        except ESLTimeout as exc:
-            outcome.append(str(exc))
-        outcome.append(f"{anyio.current_time() - start:.0f}")
+    handler = _timed_playback(outcome)
 
     async with (
         serving(handler, timeouts=Timeouts(reply=7)) as server,

@@ -28,6 +28,8 @@ import pytest
 from ivrd.daemon import Config, Daemon, load_config
 from ivrd.testing import Caller, CallRecord, Channel, FakeFreeSWITCH
 
+from ._peers import LogWatcher, watch_logs
+
 pytestmark = pytest.mark.anyio
 
 WAIT = 10.0
@@ -44,44 +46,9 @@ steps:
 OTHER = "ivr: 1\nname: other\nstart: bye\nsteps:\n  bye: {type: hangup, prompt: {play: o.wav}}\n"
 
 
-class Logs(logging.Handler):
-    """The `ivrd` log lines of a test, to wait for one and to assert on all of them."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.DEBUG)
-        self.lines: list[tuple[int, str]] = []
-        self._changed: anyio.Event | None = None
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append((record.levelno, record.getMessage()))
-        if self._changed is not None:
-            self._changed.set()
-            self._changed = None
-
-    def errors(self) -> list[str]:
-        return [message for level, message in self.lines if level >= logging.ERROR]
-
-    def messages(self) -> list[str]:
-        return [message for _, message in self.lines]
-
-    async def wait_for(self, text: str) -> None:
-        with anyio.fail_after(WAIT):
-            while not any(text in message for message in self.messages()):
-                if self._changed is None:
-                    self._changed = anyio.Event()
-                await self._changed.wait()
-
-
 @pytest.fixture
-def logs() -> Iterator[Logs]:
-    logger = logging.getLogger("ivrd")
-    saved = logger.level
-    watcher = Logs()
-    logger.setLevel(logging.DEBUG)
-    logger.addHandler(watcher)
-    yield watcher
-    logger.removeHandler(watcher)
-    logger.setLevel(saved)
+def logs() -> Iterator[LogWatcher]:
+    yield from watch_logs()
 
 
 def setup(tmp_path: Path, config: str, **flows: str) -> Config:
@@ -154,7 +121,7 @@ def played(record: CallRecord | None) -> list[str]:
 
 
 async def test_sighup_with_a_broken_flow_keeps_the_old_version_serving(
-    tmp_path: Path, logs: Logs
+    tmp_path: Path, logs: LogWatcher
 ) -> None:
     main = tmp_path / "flows" / "main.yaml"
     config = setup(tmp_path, "routing: {default: main}\n", main=MAIN)
@@ -164,10 +131,13 @@ async def test_sighup_with_a_broken_flow_keeps_the_old_version_serving(
         await calls.start(live.run)
         main.write_text(MAIN.replace("next: after}", "next: after"), encoding="utf-8")
         os.kill(os.getpid(), signal.SIGHUP)
-        await logs.wait_for("flow main: its file has errors; the previous version keeps serving")
+        with anyio.fail_after(WAIT):
+            await logs.wait_for(
+                "flow main: its file has errors; the previous version keeps serving"
+            )
         during = await call(daemon)
         live.go_on()
-    assert logs.errors() == [
+    assert logs.messages(logging.ERROR) == [
         f"{main}:6:8: YAML syntax: the '{{' on line 5 is not closed (expected ',' or '}}', "
         "but got ':'); quote a value that contains ': '"
     ]
@@ -177,7 +147,7 @@ async def test_sighup_with_a_broken_flow_keeps_the_old_version_serving(
     assert live.record.exit_sent
 
 
-async def test_a_flow_deleted_under_a_running_call(tmp_path: Path, logs: Logs) -> None:
+async def test_a_flow_deleted_under_a_running_call(tmp_path: Path, logs: LogWatcher) -> None:
     config = setup(
         tmp_path,
         "routing: {routes: [{destination: '^1', flow: main}], default: other}\n",
@@ -228,7 +198,7 @@ steps:
 """
 
 
-async def test_a_subflow_deleted_while_its_parent_stays(tmp_path: Path, logs: Logs) -> None:
+async def test_a_subflow_deleted_while_its_parent_stays(tmp_path: Path, logs: LogWatcher) -> None:
     config = setup(
         tmp_path, "routing: {default: main}\n", main=PARENT, **{"parts/confirm": CONFIRM}
     )
@@ -244,7 +214,7 @@ async def test_a_subflow_deleted_while_its_parent_stays(tmp_path: Path, logs: Lo
     assert (
         f"{tmp_path}/flows/main.yaml:3:21: subflows.confirm: no such file 'parts/confirm.yaml' "
         "(relative to this flow's directory)"
-    ) in logs.errors()
+    ) in logs.messages(logging.ERROR)
     assert played(during) == ["greet.wav", "confirm.wav", "v1-bye.wav"]
     assert played(live.record) == ["greet.wav", "confirm.wav", "v1-bye.wav"]
 
@@ -267,7 +237,9 @@ WRONG_TYPES = {
 }
 
 
-async def test_a_config_with_wrong_types_keeps_the_old_one(tmp_path: Path, logs: Logs) -> None:
+async def test_a_config_with_wrong_types_keeps_the_old_one(
+    tmp_path: Path, logs: LogWatcher
+) -> None:
     config = setup(
         tmp_path, "routing: {default: main}\nlimits: {max_calls: 7}\n", main=MAIN, other=OTHER
     )
@@ -281,13 +253,13 @@ async def test_a_config_with_wrong_types_keeps_the_old_one(tmp_path: Path, logs:
         assert daemon.config.limits.max_calls == 7
         record = await call(daemon)
     assert played(record) == ["greet.wav", "v1-after.wav"]  # routing.default is still main
-    assert logs.errors() == [
+    assert logs.messages(logging.ERROR) == [
         line for problem in WRONG_TYPES.values()
         for line in (f"{file}:{problem}", "the configuration has errors: keeping the previous one")
     ]  # fmt: skip
 
 
-async def test_the_flows_directory_gone_at_reload(tmp_path: Path, logs: Logs) -> None:
+async def test_the_flows_directory_gone_at_reload(tmp_path: Path, logs: LogWatcher) -> None:
     flows = tmp_path / "flows"
     config = setup(tmp_path, "routing: {default: main}\nflows: {directory: flows}\n", main=MAIN)
     fake = FakeFreeSWITCH()
@@ -303,7 +275,7 @@ async def test_the_flows_directory_gone_at_reload(tmp_path: Path, logs: Logs) ->
     assert reloaded.change.loaded == ("main",)
     assert played(during) == ["greet.wav", "v1-after.wav"]
     assert played(live.record) == ["greet.wav", "v1-after.wav"]
-    assert logs.errors() == [
+    assert logs.messages(logging.ERROR) == [
         f"{tmp_path}/config.yaml:2:20: flows.directory: no such directory: {flows}",
         "the configuration has errors: keeping the previous one",
         f"flows directory {flows} is gone: keeping every flow as it was",

@@ -162,6 +162,19 @@ async def outbound_server(
         tg.cancel_scope.cancel()
 
 
+@asynccontextmanager
+async def inbound_client(fake: FakeFreeSWITCH) -> AsyncIterator[RawClient]:
+    """An inbound ESL client logged in to `fake`, which serves inbound connections meanwhile."""
+    async with anyio.create_task_group() as tg:
+        port = await tg.start(fake.serve_inbound)
+        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
+            peer = RawClient(stream)
+            await peer.receive()
+            await peer.request(commands.auth("ClueCon"))
+            yield peer
+        tg.cancel_scope.cancel()
+
+
 class Server:
     """The outbound socket server side of a test: a RawClient with a few shortcuts."""
 

@@ -12,22 +12,9 @@ import pytest
 from ivrd.esl.protocol import Message, commands
 from ivrd.testing import Answered, Caller, FakeFreeSWITCH
 
-from .client import RawClient, Server, outbound_server
+from .client import RawClient, Server, inbound_client, outbound_server
 
 pytestmark = pytest.mark.anyio
-
-
-@asynccontextmanager
-async def switch(fake: FakeFreeSWITCH) -> AsyncIterator[RawClient]:
-    """An inbound client logged in to `fake`."""
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(fake.serve_inbound)
-        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-            peer = RawClient(stream)
-            await peer.receive()
-            await peer.request(commands.auth("ClueCon"))
-            yield peer
-        tg.cancel_scope.cancel()
 
 
 @dataclass
@@ -64,7 +51,7 @@ async def daemon() -> AsyncIterator[Daemon]:
 
 async def test_quoted_words_and_the_dial_strings_variables_reach_the_new_channel() -> None:
     fake = FakeFreeSWITCH(originate_caller=Caller(bridge_default=Answered(ring=0.05)))
-    async with daemon() as ivrd, switch(fake) as peer:
+    async with daemon() as ivrd, inbound_client(fake) as peer:
         reply = await peer.request(
             commands.api(
                 "originate {origination_uuid=u-1,ivr_flow=sales,originate_timeout=5,"
@@ -83,7 +70,7 @@ async def test_quoted_words_and_the_dial_strings_variables_reach_the_new_channel
 
 async def test_positional_caller_id_undef_and_usage() -> None:
     fake = FakeFreeSWITCH(originate_caller=Caller(bridge_default=Answered(ring=0.01)))
-    async with daemon() as ivrd, switch(fake) as peer:
+    async with daemon() as ivrd, inbound_client(fake) as peer:
         socket = f"'&socket(127.0.0.1:{ivrd.port} async full)'"
         reply = await peer.request(
             commands.api(f"originate user/1000 {socket} undef undef 'Bob B' 555 undef")
@@ -103,7 +90,7 @@ async def test_positional_caller_id_undef_and_usage() -> None:
 async def test_a_loopback_b_leg_gets_only_the_exported_variables() -> None:
     async with daemon() as ivrd:
         fake = FakeFreeSWITCH(socket_address=("127.0.0.1", ivrd.port))
-        async with switch(fake) as peer:
+        async with inbound_client(fake) as peer:
             reply = await peer.request(
                 commands.api(
                     "originate {origination_uuid=abc,loopback_export=ivr_flow,ivr_flow=sales,"

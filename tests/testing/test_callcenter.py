@@ -23,7 +23,7 @@ from ivrd.testing import (
     QueueTimeout,
 )
 
-from .client import RawClient, Server, run_call
+from .client import RawClient, Server, inbound_client, run_call
 
 pytestmark = pytest.mark.anyio
 trio_only = pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)
@@ -65,17 +65,11 @@ class Queued:
 @asynccontextmanager
 async def inbound_listener(fake: FakeFreeSWITCH) -> AsyncIterator[RawClient]:
     """An inbound ESL client subscribed to mod_callcenter's events and to playbacks."""
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(fake.serve_inbound)
-        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-            peer = RawClient(stream)
-            await peer.receive()
-            await peer.request(commands.auth("ClueCon"))
-            await peer.request(
-                commands.event(["PLAYBACK_START", "PLAYBACK_STOP", "CUSTOM", "callcenter::info"])
-            )
-            yield peer
-        tg.cancel_scope.cancel()
+    async with inbound_client(fake) as peer:
+        await peer.request(
+            commands.event(["PLAYBACK_START", "PLAYBACK_STOP", "CUSTOM", "callcenter::info"])
+        )
+        yield peer
 
 
 async def queued(

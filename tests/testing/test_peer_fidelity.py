@@ -59,10 +59,10 @@ async def test_a_second_kind_of_filter_widens_the_subscription_again() -> None:
             await client.request(commands.myevents())
             await server.send_app("hangup")
         else:  # A
-            subscribed.set()
             await client.request(f"filter Unique-ID {uuid}\n\n".encode())
             await client.request(b"event plain CHANNEL_HANGUP\n\n")
             await client.request(b"filter Event-Name CHANNEL_HANGUP\n\n")
+            subscribed.set()  # A's filters are in: B's call may start
             other = await client.wait_for(
                 lambda m: isinstance(m, EventMessage) and m.event.get("Unique-ID") != uuid
             )
@@ -77,7 +77,6 @@ async def test_a_second_kind_of_filter_widens_the_subscription_again() -> None:
         async with outbound_server(handler) as port, anyio.create_task_group() as tg:
             tg.start_soon(fake.call, "127.0.0.1", port)
             await subscribed.wait()
-            await anyio.sleep(0.1)  # A's filters are in before B's call starts
             tg.start_soon(fake.call, "127.0.0.1", port)
     assert hangups == ["CHANNEL_HANGUP"]
 

@@ -17,7 +17,7 @@ from ivrd.testing import (
     Silence,
 )
 
-from .client import RawClient, Server, outbound_server, run_call
+from .client import RawClient, Server, inbound_client, outbound_server, run_call
 
 pytestmark = [pytest.mark.anyio, pytest.mark.parametrize("anyio_backend", ["trio"], indirect=True)]
 
@@ -162,22 +162,16 @@ async def test_originate_to_a_phone_runs_the_socket_application() -> None:
 
     async with outbound_server(daemon) as port:
         fake = FakeFreeSWITCH(originate_caller=Caller(bridge={"user/100": Answered(ring=2)}))
-        async with anyio.create_task_group() as tg:
-            inbound_port = await tg.start(fake.serve_inbound)
-            async with await anyio.connect_tcp("127.0.0.1", inbound_port) as stream:
-                peer = RawClient(stream)
-                await peer.receive()
-                await peer.request(commands.auth("ClueCon"))
-                target = f"&socket(127.0.0.1:{port} async full)"
-                reply = await peer.request(
-                    commands.api(f"originate {{origination_uuid=u1}}user/100 {target}")
-                )
-                assert reply.text == "+OK u1\n"
-                assert anyio.current_time() == pytest.approx(2, abs=0.01)
-                call = fake.find_call("u1")
-                assert call is not None
-                await call.done.wait()
-            tg.cancel_scope.cancel()
+        async with inbound_client(fake) as peer:
+            target = f"&socket(127.0.0.1:{port} async full)"
+            reply = await peer.request(
+                commands.api(f"originate {{origination_uuid=u1}}user/100 {target}")
+            )
+            assert reply.text == "+OK u1\n"
+            assert anyio.current_time() == pytest.approx(2, abs=0.01)
+            call = fake.find_call("u1")
+            assert call is not None
+            await call.done.wait()
     assert records[0]["Unique-ID"] == "u1"
     assert fake.records[0].hangup_by == "server"
 
@@ -226,18 +220,12 @@ async def test_early_media_speech_tones_and_attended_transfer() -> None:
 
 async def test_sendevent_reaches_subscribers() -> None:
     fake = FakeFreeSWITCH()
-    async with anyio.create_task_group() as tg:
-        port = await tg.start(fake.serve_inbound)
-        async with await anyio.connect_tcp("127.0.0.1", port) as stream:
-            peer = RawClient(stream)
-            await peer.receive()
-            await peer.request(commands.auth("ClueCon"))
-            await peer.request(commands.event(["CUSTOM"], subclasses=["acme::x"]))
-            reply = await peer.request(
-                commands.sendevent("CUSTOM", [("Event-Subclass", "acme::x"), ("k", "v")], "body")
-            )
-            assert reply.headers["Reply-Text"].startswith("+OK ")
-            event = await peer.until_event("CUSTOM")
-            assert (event.subclass, event["k"], event.body) == ("acme::x", "v", "body")
-            assert event["Event-UUID"] == reply.headers["Reply-Text"][4:]
-        tg.cancel_scope.cancel()
+    async with inbound_client(fake) as peer:
+        await peer.request(commands.event(["CUSTOM"], subclasses=["acme::x"]))
+        reply = await peer.request(
+            commands.sendevent("CUSTOM", [("Event-Subclass", "acme::x"), ("k", "v")], "body")
+        )
+        assert reply.headers["Reply-Text"].startswith("+OK ")
+        event = await peer.until_event("CUSTOM")
+        assert (event.subclass, event["k"], event.body) == ("acme::x", "v", "body")
+        assert event["Event-UUID"] == reply.headers["Reply-Text"][4:]
