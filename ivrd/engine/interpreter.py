@@ -27,6 +27,7 @@ from ivrd.engine.transfer import run_queue, run_transfer
 from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
+from ivrd.esl.timeouts import current_clock
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
 from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
@@ -235,7 +236,7 @@ async def run_call(
     clock = now or (lambda: datetime.now(UTC))
     uuid_token, flow_token = call_uuid.set(session.uuid), call_flow.set(flow.name)
     try:
-        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=anyio.current_time)
+        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=current_clock())
         call = Call(session, flow, trace, secrets=secrets, now=clock())
         limit = max_steps or flow.defaults.max_steps or DEFAULT_MAX_STEPS
         interpreter = Interpreter(call, StepEnv(http_client, clock), limit)

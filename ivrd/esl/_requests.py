@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from uuid import uuid4
 
-import anyio
-
 from ivrd.esl._transport import peer_name
+from ivrd.esl._wakeup import Wakeup
 from ivrd.esl.connection import Connection, Reply
 from ivrd.esl.errors import (
     AuthenticationError,
@@ -15,6 +15,7 @@ from ivrd.esl.errors import (
     ConnectionClosed,
     ConnectionFailed,
     ESLError,
+    ESLTimeout,
 )
 from ivrd.esl.protocol import (
     ApiResponse,
@@ -24,7 +25,7 @@ from ivrd.esl.protocol import (
     RudeRejection,
     commands,
 )
-from ivrd.esl.timeouts import Timeouts, time_limit
+from ivrd.esl.timeouts import Timeouts, deadline
 
 _SECRET_WORDS = frozenset({"auth", "userauth"})
 
@@ -85,17 +86,20 @@ def password_refused(peer: str, error: CommandError) -> AuthenticationError:
 async def request(conn: Connection, data: bytes, limit: float | None) -> CommandReply:
     """Send a command; its `+OK` reply, or CommandError, or ESLTimeout past `limit` seconds."""
     what = what_of(data)
-    with time_limit(limit, conn.no_answer(what)):
-        reply = await conn.request(data)
-    return checked_reply(reply, what)
+    return checked_reply(await _answer(conn, data, what, limit), what)
 
 
 async def api(conn: Connection, command: str, timeouts: Timeouts) -> str:
     data = commands.api(command)
     what = what_of(data)
-    with time_limit(timeouts.api, conn.no_answer(what)):
-        reply = await conn.request(data)
-    return api_text(reply, what)
+    return api_text(await _answer(conn, data, what, timeouts.api), what)
+
+
+async def _answer(conn: Connection, data: bytes, what: str, limit: float | None) -> Reply:
+    reply = await conn.request(data, deadline(limit))
+    if reply is None:
+        raise ESLTimeout(f"{conn.no_answer(what)} within {limit:g} s")
+    return reply
 
 
 class Completion:
@@ -103,8 +107,8 @@ class Completion:
 
     __slots__ = ("_done", "error", "event")
 
-    def __init__(self) -> None:
-        self._done = anyio.Event()
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self._done = Wakeup(loop)
         self.event: Event | None = None
         self.error: ESLError | None = None
 
@@ -118,8 +122,14 @@ class Completion:
             self.error = error
             self._done.set()
 
-    async def wait(self) -> Event:
-        await self._done.wait()
+    def limit(self, deadline: float) -> None:
+        """The wait ends at `deadline` (in `anyio.current_time()`'s clock), if nothing came."""
+        self._done.move(deadline)
+
+    async def wait(self) -> Event | None:
+        """The event; None if the deadline (`limit`) passed first; the error is raised."""
+        if not await self._done.wait():
+            return None
         if self.error is not None:
             raise self.error
         assert self.event is not None
@@ -160,10 +170,14 @@ class BackgroundJobs:
         job = self._pending[job_uuid] = Completion()
         try:
             await request(conn, data, timeouts.reply)
-            with time_limit(timeouts.job, f"no result from FreeSWITCH at {conn.peer} for `{what}`"):
-                event = await job.wait()
+            job.limit(deadline(timeouts.job))
+            event = await job.wait()
         finally:
             del self._pending[job_uuid]
+        if event is None:
+            raise ESLTimeout(
+                f"no result from FreeSWITCH at {conn.peer} for `{what}` within {timeouts.job:g} s"
+            )
         output = event.body or ""
         if output.startswith(("-ERR", "-USAGE")):
             raise CommandError(what, output.rstrip("\n"))

@@ -7,16 +7,16 @@ woken once per application, by the completion or by what ends the wait.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
-import math
+from collections.abc import Callable
 from uuid import uuid4
-
-import anyio
 
 from ivrd.esl import _requests
 from ivrd.esl._requests import Completion
 from ivrd.esl.connection import ReplyWaiter
 from ivrd.esl.errors import CommandError, ConnectionClosed
+from ivrd.esl.timeouts import deadline
 
 # Event-UUIDs only need to be unique (FreeSWITCH echoes them back as Application-UUID): a
 # random prefix for this process and a counter, shaped like a uuid4, without a system call each.
@@ -28,26 +28,31 @@ def new_event_uuid() -> str:
     return f"{_EVENT_UUID_PREFIX}{next(_event_numbers) & 0xFFFFFFFFFFFF:012x}"
 
 
-def deadline(seconds: float | None) -> float:
-    return math.inf if seconds is None else anyio.current_time() + seconds
-
-
 class RunningApp(Completion):
     """The application in progress: its completion, and what its `sendmsg`'s reply said."""
 
-    __slots__ = ("_limit", "event_uuid", "interrupted", "name", "replied")
+    __slots__ = ("_after_reply", "_clock", "event_uuid", "interrupted", "name", "replied")
 
-    def __init__(self, name: str) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        name: str,
+        *,
+        reply: float | None,
+        after_reply: float | None,
+        clock: Callable[[], float],
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        """`reply` seconds bound the wait until FreeSWITCH accepts the `sendmsg`; from then
+        on `after_reply` do (None: no limit). `clock` and `loop`: the session's (see
+        `timeouts.current_clock`)."""
+        super().__init__(loop)
         self.name = name
         self.event_uuid = new_event_uuid()
         self.interrupted = False
         self.replied = False
-        self._limit: tuple[anyio.CancelScope, float | None] | None = None
-
-    def limit(self, scope: anyio.CancelScope, after_reply: float | None) -> None:
-        """`scope` bounds the wait; once FreeSWITCH accepted the `sendmsg`, by `after_reply`."""
-        self._limit = scope, after_reply
+        self._after_reply = after_reply
+        self._clock = clock
+        self.limit(deadline(reply, clock))
 
     def on_reply(self, waiter: ReplyWaiter) -> None:
         """The `sendmsg`'s reply, in the reader: `-ERR` fails the application; `+OK` moves
@@ -63,6 +68,4 @@ class RunningApp(Completion):
             self.fail(exc)
             return
         self.replied = True
-        if self._limit is not None:
-            scope, after_reply = self._limit
-            scope.deadline = deadline(after_reply)
+        self.limit(deadline(self._after_reply, self._clock))

@@ -21,7 +21,8 @@ def normalise_variable(name: str) -> str:
     """`foo` and `variable_foo` both name the channel variable `foo`."""
     if name[:9].lower() == "variable_":
         name = name[9:]
-    if not name or any(ch.isspace() or ch in "=," for ch in name):
+    # One word (`split` cuts at exactly what `str.isspace` calls whitespace) without = or ,.
+    if name.split() != [name] or "=" in name or "," in name:
         raise ArgumentError(f"not a channel variable name: {name!r}")
     return name
 

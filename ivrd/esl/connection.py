@@ -22,8 +22,9 @@ is not needed (`reads_itself`). Either way `on_closed` is called once, when read
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from typing import Any
 
@@ -32,6 +33,7 @@ import anyio.abc
 
 from ivrd.esl._asyncio_stream import ProtocolStream
 from ivrd.esl._transport import closed_error
+from ivrd.esl._wakeup import Wakeup
 from ivrd.esl.errors import ConnectionClosed
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import (
@@ -70,7 +72,7 @@ class ReplyWaiter:
     __slots__ = ("_done", "abandoned", "error", "message", "notify")
 
     def __init__(self) -> None:
-        self._done: anyio.Event | None = None  # made only if somebody waits
+        self._done: Wakeup | None = None  # made only if somebody waits
         self.message: Reply | None = None
         self.error: ConnectionClosed | None = None
         self.abandoned = False
@@ -89,10 +91,12 @@ class ReplyWaiter:
             self.notify = None
             notify(self)
 
-    async def wait(self) -> None:
+    async def wait(self, deadline: float = math.inf) -> None:
+        """Until resolved, or `deadline` (in `anyio.current_time()`'s clock) passed."""
         if not self.resolved:
             if self._done is None:
-                self._done = anyio.Event()
+                self._done = Wakeup()
+            self._done.move(deadline)
             await self._done.wait()
 
 
@@ -291,7 +295,7 @@ class Connection:
             await self._send(data)
         return waiter
 
-    async def send_commands(self, data: list[bytes]) -> list[ReplyWaiter]:
+    async def send_commands(self, data: Sequence[bytes]) -> list[ReplyWaiter]:
         """Send several commands in one write, each with its place in the reply queue.
 
         For commands that need nothing from each other's answers: FreeSWITCH reads them one
@@ -307,19 +311,19 @@ class Connection:
             await self._send(b"".join(data))
         return waiters
 
-    async def request(self, data: bytes) -> Reply:
-        """Send a command and wait for its reply (wrap in a time limit; see `timeouts`)."""
-        return await self.wait_reply(await self.send_command(data))
+    async def request(self, data: bytes, deadline: float = math.inf) -> Reply | None:
+        """Send a command and wait for its reply; None if `deadline` passed first."""
+        return await self.wait_reply(await self.send_command(data), deadline)
 
-    async def wait_reply(self, waiter: ReplyWaiter) -> Reply:
+    async def wait_reply(self, waiter: ReplyWaiter, deadline: float = math.inf) -> Reply | None:
+        """The reply; None if `deadline` (in `anyio.current_time()`'s clock) passed first."""
         try:
-            await waiter.wait()
+            await waiter.wait(deadline)
         finally:
             if not waiter.resolved:
                 waiter.abandoned = True  # keeps its place: its late reply is dropped
         if waiter.error is not None:
             raise ConnectionClosed(str(waiter.error))
-        assert waiter.message is not None
         return waiter.message
 
     def no_answer(self, what: str) -> str:
@@ -388,9 +392,10 @@ class Connection:
                 with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
                     await self._stream.send_eof()
 
-    async def wait_closed(self) -> None:
-        """Until the reader has stopped (the peer closed, or the connection failed)."""
-        await self._finished.wait()
+    async def wait_closed(self, deadline: float = math.inf) -> bool:
+        """Until the reader has stopped (the peer closed, or the connection failed): True;
+        False if `deadline` (in `anyio.current_time()`'s clock) passed first."""
+        return await self._finished.wait(deadline)
 
     def _close(self, reason: ConnectionClosed) -> None:
         if self._closed is not None:

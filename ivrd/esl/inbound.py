@@ -27,6 +27,7 @@ from ivrd.esl.errors import (
     CommandError,
     ConnectionClosed,
     ESLError,
+    ESLTimeout,
 )
 from ivrd.esl.protocol import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -36,7 +37,7 @@ from ivrd.esl.protocol import (
     Message,
     commands,
 )
-from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, time_limit
+from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, deadline
 
 logger = logging.getLogger("ivrd.esl")
 
@@ -266,8 +267,11 @@ class InboundClient(EventSource):
         return conn.closed_error()
 
     async def _handshake(self, conn: Connection, greeting: ReplyWaiter) -> None:
-        with time_limit(self.timeouts.connect, f"no greeting from FreeSWITCH at {self.peer}"):
-            hello = await conn.wait_reply(greeting)
+        hello = await conn.wait_reply(greeting, deadline(self.timeouts.connect))
+        if hello is None:
+            raise ESLTimeout(
+                f"no greeting from FreeSWITCH at {self.peer} within {self.timeouts.connect:g} s"
+            )
         _requests.check_greeting(hello, self.host, self.port)
         try:
             await _requests.request(conn, commands.auth(self._password), self.timeouts.reply)

@@ -17,8 +17,11 @@ until then and never closes the socket itself.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import math
 from collections.abc import Awaitable, Callable, Iterable
+from functools import lru_cache
 from typing import Any, Literal
 
 import anyio
@@ -29,8 +32,9 @@ from ivrd.esl._app_methods import ApplicationMethods
 from ivrd.esl._asyncio_stream import ProtocolStream
 from ivrd.esl._dispatch import EventHooks, Listeners, Subscriptions
 from ivrd.esl._requests import BackgroundJobs
-from ivrd.esl._running import RunningApp, deadline
+from ivrd.esl._running import RunningApp
 from ivrd.esl._session_events import SessionEvents
+from ivrd.esl._wakeup import Turns
 from ivrd.esl.applications import ExecuteResult, normalise_variable
 from ivrd.esl.connection import Connection, ReplyWaiter
 from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError, ESLTimeout
@@ -45,7 +49,7 @@ from ivrd.esl.protocol import (
     Message,
     commands,
 )
-from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, time_limit
+from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, deadline, running_asyncio_loop
 
 logger = logging.getLogger("ivrd.esl")
 
@@ -54,6 +58,23 @@ EventFormat = Literal["plain", "json"]
 
 _FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 _SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
+
+
+@lru_cache(maxsize=16)
+def _setup_commands(
+    event_format: EventFormat, unneeded: tuple[str, ...], linger: bool | int, divert: bool
+) -> tuple[tuple[bytes, ...], bytes | None]:
+    """What a session sends after `connect` (the same for every call of a server), and
+    which of it is the `nixevent`."""
+    setup = [commands.myevents(format=None if event_format == "plain" else "json")]
+    nixevent = commands.nixevent(unneeded) if unneeded else None
+    if nixevent is not None:
+        setup.append(nixevent)  # after myevents, it takes those back (mod_event_socket.c)
+    if linger is not False:
+        setup.append(commands.linger(None if linger is True else int(linger)))
+    if divert:
+        setup.append(commands.divert_events(True))
+    return tuple(setup), nixevent
 
 
 class OutboundSession(SessionEvents, ApplicationMethods):
@@ -76,7 +97,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         self.uuid = ""
         self._linger = linger
         self._divert_events = divert_events
-        self._unneeded_events = sorted(set(unneeded_events))
+        self._unneeded_events = tuple(sorted(set(unneeded_events)))
         self._conn = Connection(
             stream,
             peer,
@@ -96,7 +117,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         self._subscriptions = Subscriptions()
         self._jobs = BackgroundJobs()
         self._jobs_subscribed = False
-        self._app_lock = anyio.Lock(fast_acquire=True)
+        self._app_lock = Turns()
         self._app: RunningApp | None = None
         self._hangup_cause: str | None = None
         self._hangup_complete = False
@@ -106,6 +127,9 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         self._handler_scope: anyio.CancelScope | None = None
         self._handler_done = False
         self._failed = False
+        # What runs the call, found once (`run`): see `timeouts.current_clock`.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._clock: Callable[[], float] = anyio.current_time
 
     # -- what the handler reads ---------------------------------------------------------------
 
@@ -196,22 +220,25 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         await self.api(f"uuid_break {self.uuid}{' all' if all else ''}")
 
     async def _execute(self, app: str, arg: str, loops: int | None) -> ExecuteResult:
-        running = RunningApp(app)
-        data = commands.execute(app, arg, event_uuid=running.event_uuid, loops=loops)
         timeouts = self.timeouts
+        running = RunningApp(
+            app,
+            reply=timeouts.reply,
+            after_reply=timeouts.application,
+            clock=self._clock,
+            loop=self._loop,
+        )
+        data = commands.execute(app, arg, event_uuid=running.event_uuid, loops=loops)
         # Registered before the send: a completion may in principle overtake the +OK.
         self._app = running
         waiter: ReplyWaiter | None = None
-        event: Event | None = None
         try:
-            with anyio.CancelScope(deadline=deadline(timeouts.reply)) as limit:
-                running.limit(limit, timeouts.application)
-                waiter = await self._conn.send_command(data)
-                if waiter.resolved:
-                    running.on_reply(waiter)
-                else:
-                    waiter.notify = running.on_reply
-                event = await running.wait()
+            waiter = await self._conn.send_command(data)
+            if waiter.resolved:
+                running.on_reply(waiter)
+            else:
+                waiter.notify = running.on_reply
+            event = await running.wait()
         finally:
             self._app = None
             if waiter is not None and not waiter.resolved:
@@ -225,6 +252,9 @@ class OutboundSession(SessionEvents, ApplicationMethods):
 
     async def disconnect(self) -> None:
         """Send `exit` and half-close; then read what FreeSWITCH still sends, until it closes."""
+        await self._disconnect(math.inf)
+
+    async def _disconnect(self, deadline: float) -> None:
         if self._conn.closed:
             return
         try:
@@ -233,7 +263,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
             await self._conn.send_eof()
         except ESLError:
             pass
-        await self._conn.wait_closed()
+        await self._conn.wait_closed(deadline)
 
     # -- the reader's side -------------------------------------------------------------------
 
@@ -303,12 +333,14 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         """The call is over: the handler gets `after_hangup` seconds more, then is cancelled."""
         scope, grace = self._handler_scope, self.timeouts.after_hangup
         if scope is not None and not self._handler_done:
-            scope.deadline = min(scope.deadline, anyio.current_time() + grace)
+            scope.deadline = min(scope.deadline, self._clock() + grace)
 
     # -- life cycle --------------------------------------------------------------------------
 
     async def run(self, handler: CallHandler) -> None:
         """Set the call up, run `handler(self)`, tear down. Raises only cancellation."""
+        self._loop = running_asyncio_loop()
+        self._clock = anyio.current_time if self._loop is None else self._loop.time
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
             # Shielded: when the call is cancelled (server shutdown) the teardown still needs
@@ -348,20 +380,17 @@ class OutboundSession(SessionEvents, ApplicationMethods):
                 data.get("Control"),
                 extra=self._log_extra(),
             )
-        setup = [commands.myevents(format=None if self.event_format == "plain" else "json")]
-        nixevent = commands.nixevent(self._unneeded_events) if self._unneeded_events else None
-        if nixevent is not None:
-            setup.append(nixevent)  # after myevents, it takes those back (mod_event_socket.c)
-        if self._linger is not False:
-            setup.append(commands.linger(None if self._linger is True else int(self._linger)))
-        if self._divert_events:
-            setup.append(commands.divert_events(True))
+        setup, nixevent = _setup_commands(
+            self.event_format, self._unneeded_events, self._linger, self._divert_events
+        )
         # Sent together: FreeSWITCH answers them in order, and none depends on another's answer.
         waiters = await self._conn.send_commands(setup)
+        limit = deadline(self.timeouts.reply, self._clock)
         for waiter, command in zip(waiters, setup, strict=True):
             what = _requests.what_of(command)
-            with time_limit(self.timeouts.reply, self._conn.no_answer(what)):
-                answer = await self._conn.wait_reply(waiter)
+            answer = await self._conn.wait_reply(waiter, limit)
+            if answer is None:
+                raise ESLTimeout(f"{self._conn.no_answer(what)} within {self.timeouts.reply:g} s")
             if command is nixevent and isinstance(answer, CommandReply) and not answer.ok:
                 # Only a saving refused (FreeSWITCH without `full` control): not worth the call.
                 logger.warning(
@@ -401,18 +430,22 @@ class OutboundSession(SessionEvents, ApplicationMethods):
         budget = self.timeouts.teardown
         if not self._conn.closed and self.uuid:
             must_hang_up = self._hangup_cause is None and (self._failed or not self._handler_done)
-            with anyio.move_on_after(budget):
-                if must_hang_up:
-                    cause = _FAILURE_CAUSE if self._failed else _SHUTDOWN_CAUSE
-                    try:
-                        # Not `sendmsg hangup`: FreeSWITCH reads that only between
-                        # event-locked applications, so it would wait behind a running prompt.
-                        await self.api(f"uuid_kill {self.uuid} {cause}")
-                    except ESLError as exc:
-                        logger.debug("could not hang up: %s", exc, extra=self._log_extra())
-                if must_hang_up or self._hangup_cause is not None:
-                    await self._gone.wait()
-                await self._hooks.wait_idle()
-        with anyio.move_on_after(budget):
-            await self.disconnect()
+            if must_hang_up or self._hooks.running:
+                with anyio.move_on_after(budget):
+                    if must_hang_up:
+                        cause = _FAILURE_CAUSE if self._failed else _SHUTDOWN_CAUSE
+                        try:
+                            # Not `sendmsg hangup`: FreeSWITCH reads that only between
+                            # event-locked applications, so it would wait behind a running
+                            # prompt.
+                            await self.api(f"uuid_kill {self.uuid} {cause}")
+                        except ESLError as exc:
+                            logger.debug("could not hang up: %s", exc, extra=self._log_extra())
+                    if must_hang_up or self._hangup_cause is not None:
+                        await self._gone.wait()
+                    await self._hooks.wait_idle()
+            elif self._hangup_cause is not None:
+                # The usual end: the call hung up; wait for FreeSWITCH to say it is gone.
+                await self._gone.wait(deadline(budget, self._clock))
+        await self._disconnect(deadline(budget, self._clock))
         await self._conn.aclose()

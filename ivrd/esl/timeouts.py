@@ -6,13 +6,21 @@ a session or client applies itself, each raising `ESLTimeout` with a message nam
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from math import inf
 
 import anyio
 
 from ivrd.esl.errors import ESLTimeout
+
+_current_library: Callable[[], str] | None
+try:
+    from sniffio import current_async_library as _current_library
+except ImportError:  # anyio runs without it; trio needs it, so then only asyncio can run here
+    _current_library = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +47,34 @@ class Timeouts:
 
 
 DEFAULT_TIMEOUTS = Timeouts()
+
+
+def deadline(seconds: float | None, clock: Callable[[], float] = anyio.current_time) -> float:
+    """`seconds` from now in `anyio.current_time()`'s clock (which `clock` reads, see
+    `current_clock`); None (no limit) is infinity."""
+    return inf if seconds is None else clock() + seconds
+
+
+def current_clock() -> Callable[[], float]:
+    """`anyio.current_time` of the running event loop, as a function cheap to call often.
+
+    On asyncio that is the loop's own `time`, which is what anyio returns, but anyio finds the
+    backend and then the running loop on every call, and CPython checks each time it finds the
+    running loop that the process did not fork: a getpid system call, slow in a virtual
+    machine. A call's session and trace read the clock dozens of times: they take it once.
+    """
+    loop = running_asyncio_loop()
+    return anyio.current_time if loop is None else loop.time
+
+
+def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
+    """The running asyncio event loop; None under another backend (trio)."""
+    if _current_library is not None and _current_library() != "asyncio":
+        return None
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
 
 
 @contextmanager

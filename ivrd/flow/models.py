@@ -245,6 +245,7 @@ class Flow(FlowModel):
 
     _source: SourceMap | None = PrivateAttr(default=None)
     _subflows: dict[str, Flow] = PrivateAttr(default_factory=dict)
+    _input_settings: dict[int, tuple[InputStep, InputSettings]] = PrivateAttr(default_factory=dict)
 
     @property
     def is_subflow(self) -> bool:
@@ -296,8 +297,13 @@ class Flow(FlowModel):
         return None
 
     def input_settings(self, step: InputStep) -> InputSettings:
+        """The step's settings, its own or the flow's defaults: worked out once per step (a
+        loaded flow does not change; a reload makes new flows)."""
+        known = self._input_settings.get(id(step))
+        if known is not None and known[0] is step:
+            return known[1]
         d = self.defaults
-        return InputSettings(
+        settings = InputSettings(
             attempts=step.attempts or d.attempts,
             first_digit_timeout=step.first_digit_timeout or d.first_digit_timeout,
             between_digits_timeout=step.between_digits_timeout or d.between_digits_timeout,
@@ -305,6 +311,8 @@ class Flow(FlowModel):
             invalid=_merge_retry(step.invalid, d.invalid),
             too_many_attempts=step.too_many_attempts or d.too_many_attempts,
         )
+        self._input_settings[id(step)] = (step, settings)
+        return settings
 
     def prompt_items(self, use: PromptUse, language: str) -> tuple[PromptItem, ...]:
         """The items to play for `use` in `language` (the default language if it has none)."""

@@ -30,6 +30,7 @@ import anyio
 from ivrd.testing.caller import Answered, Busy, Caller, Failed, NoAnswer
 from ivrd.testing.cdr import Q850
 from ivrd.testing.media import answer_channel
+from ivrd.testing.separate import take_variables
 
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
@@ -70,45 +71,27 @@ def _split(text: str, separator: str) -> list[str]:
     return parts
 
 
-def parse_variables(text: str) -> dict[str, str]:
-    delimiter = ","
-    if text.startswith("^^") and len(text) > 2:
-        delimiter, text = text[2], text[3:]
-    result: dict[str, str] = {}
-    for item in _split(text, delimiter):
-        name, sep, value = item.partition("=")
-        if sep and name.strip():
-            result[name.strip()] = value.strip().strip("'")
-    return result
-
-
-def _take_variables(text: str) -> tuple[dict[str, str], str]:
+def _take_leg_variables(text: str) -> tuple[dict[str, str], str]:
+    """A leg's leading variable blocks, read by FreeSWITCH's rules (separate.take_variables)."""
     variables: dict[str, str] = {}
-    text = text.strip()
-    while text and text[0] in _OPEN:
-        end = text.find(_OPEN[text[0]])
-        if end < 0:
-            break
-        variables.update(parse_variables(text[1:end]))
-        text = text[end + 1 :].strip()
-    return variables, text
+    rest = text.lstrip(" ")
+    while rest[:1] in _OPEN:
+        found, after = take_variables(rest, rest[0], _OPEN[rest[0]])
+        if after == rest:
+            break  # never closed: the rest is the target, as it stands
+        variables.update(found)
+        rest = after
+    return variables, rest.strip()
 
 
 def parse_dial_string(text: str) -> tuple[dict[str, str], list[list[Leg]]]:
     """`{a=1}[b=2]x,y|z` -> ({"a": "1"}, [[Leg("x", {"b": "2"}), Leg("y")], [Leg("z")]])."""
-    global_vars: dict[str, str] = {}
-    text = text.strip()
-    while text.startswith("{"):
-        end = text.find("}")
-        if end < 0:
-            break
-        global_vars.update(parse_variables(text[1:end]))
-        text = text[end + 1 :].strip()
+    global_vars, text = take_variables(text.strip())
     groups: list[list[Leg]] = []
     for group_text in _split(text, "|"):
         legs = []
         for leg_text in _split(group_text.replace(":_:", ","), ","):
-            variables, target = _take_variables(leg_text)
+            variables, target = _take_leg_variables(leg_text)
             if target:
                 legs.append(Leg(target, variables))
         if legs:

@@ -11,14 +11,18 @@ from __future__ import annotations
 import importlib.resources
 import itertools
 import uuid as uuidlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from typing import NamedTuple
 from urllib.parse import unquote
 
+from ivrd.esl.protocol import writers
 from ivrd.testing.events import EMPTY, Block, EventSource, FakeEvent, Pairs, plain_line
 
 _session_ids = itertools.count(1)
+# What writers.channel_data_reply puts after the channel data (its reply with no data).
+_CONNECT_REPLY_TAIL = writers.channel_data_reply(())
 # Caller-profile fields a variable lookup falls back to (switch_caller_get_field_by_name).
 _PROFILE_FIELDS = {
     "caller_id_name": "caller_id_name",
@@ -72,6 +76,22 @@ def _template_value(name: str) -> str:
     raise KeyError(name)
 
 
+@cache
+def _codec_variables() -> tuple[tuple[str, str], ...]:
+    names = ("read_codec", "read_rate", "write_codec", "write_rate")
+    return tuple((name, _template_value(f"variable_{name}")) for name in names)
+
+
+@cache
+def _sip_variables() -> tuple[tuple[str, str], ...]:
+    """The SIP variables of a real call, named as channel variables (no `variable_`)."""
+    return tuple((key.removeprefix("variable_"), value) for key, value in _template()[1])
+
+
+_CALLEE_NAME = _template_value("Caller-Callee-ID-Name")
+_CALLEE_NUMBER = _template_value("Caller-Callee-ID-Number")
+
+
 _PROFILE_TIMES = (
     "Profile-Created-Time",
     "Channel-Created-Time",
@@ -109,6 +129,14 @@ STATE_NUMBERS = {
 }
 
 
+class _ProfileParts(NamedTuple):
+    head: tuple[tuple[str, str], ...]
+    head_plain: str
+    times: tuple[str, ...]
+    tail: tuple[tuple[str, str], ...]
+    tail_plain: str
+
+
 class ChannelState:
     """The live channel: state, profile and variables, and the events it fires."""
 
@@ -143,7 +171,8 @@ class ChannelState:
         self.variables: dict[str, str] = {}
         self._variable_lines: dict[str, str] = {}
         self._state_block: Block | None = None
-        self._profile_block: Block | None = None
+        self._profile_block_cache: Block | None = None
+        self._profile_cache: dict[str, _ProfileParts] = {}
         self._vars_block: Block | None = None
         other_leg = str(uuidlib.uuid4())
         initial: list[tuple[str, str]] = [
@@ -152,10 +181,9 @@ class ChannelState:
             ("session_id", str(next(_session_ids))),
             ("channel_name", self.name),
         ]
-        for name in ("read_codec", "read_rate", "write_codec", "write_rate"):
-            initial.append((name, _template_value(f"variable_{name}")))
+        initial += _codec_variables()
         if channel.sip:
-            initial += [(key[9:], value) for key, value in _template()[1]]
+            initial += _sip_variables()
         else:
             initial += [("other_loopback_leg_uuid", other_leg), ("loopback_leg", "B")]
         initial += [
@@ -211,7 +239,7 @@ class ChannelState:
 
     def set_time(self, name: str, value: int | None = None) -> None:
         self.times[name] = self.source.now_us() if value is None else value
-        self._profile_block = None
+        self._profile_block_cache = None
 
     def set_state(
         self,
@@ -264,20 +292,24 @@ class ChannelState:
             block = self._state_block = Block(pairs)
         return block
 
-    def _profile_pairs(self, prefix: str) -> list[tuple[str, str]]:
+    def _profile_parts(self, prefix: str) -> _ProfileParts:
+        """What of the caller profile never changes (all but its times), encoded once."""
+        parts = self._profile_cache.get(prefix)
+        if parts is not None:
+            return parts
         options = self.options
-        pairs = [
+        head = [
             (f"{prefix}-Direction", "inbound"),
             (f"{prefix}-Logical-Direction", "inbound"),
             (f"{prefix}-Dialplan", "xml"),
         ]
         if options.caller_id_name:
-            pairs.append((f"{prefix}-Caller-ID-Name", options.caller_id_name))
-        pairs += [
+            head.append((f"{prefix}-Caller-ID-Name", options.caller_id_name))
+        head += [
             (f"{prefix}-Caller-ID-Number", options.caller_id_number),
             (f"{prefix}-Orig-Caller-ID-Number", options.caller_id_number),
-            (f"{prefix}-Callee-ID-Name", _template_value("Caller-Callee-ID-Name")),
-            (f"{prefix}-Callee-ID-Number", _template_value("Caller-Callee-ID-Number")),
+            (f"{prefix}-Callee-ID-Name", _CALLEE_NAME),
+            (f"{prefix}-Callee-ID-Number", _CALLEE_NUMBER),
             (f"{prefix}-ANI", options.caller_id_number),
             (f"{prefix}-Destination-Number", options.destination_number),
             (f"{prefix}-Unique-ID", self.uuid),
@@ -286,26 +318,41 @@ class ChannelState:
             (f"{prefix}-Channel-Name", self.name),
             (f"{prefix}-Profile-Index", "1"),
         ]
-        pairs += [(f"{prefix}-{name}", str(self.times[name])) for name in _PROFILE_TIMES]
-        pairs += [
+        tail = (
             (f"{prefix}-Screen-Bit", "true"),
             (f"{prefix}-Privacy-Hide-Name", "false"),
             (f"{prefix}-Privacy-Hide-Number", "false"),
+        )
+        parts = self._profile_cache[prefix] = _ProfileParts(
+            tuple(head),
+            "".join(plain_line(name, value) for name, value in head),
+            tuple(f"{prefix}-{name}" for name in _PROFILE_TIMES),
+            tail,
+            "".join(plain_line(name, value) for name, value in tail),
+        )
+        return parts
+
+    def _profile_block(self, prefix: str) -> Block:
+        parts = self._profile_parts(prefix)
+        times = self.times
+        pairs = [
+            (name, str(times[key])) for name, key in zip(parts.times, _PROFILE_TIMES, strict=True)
         ]
-        return pairs
+        plain = "".join([f"{name}: {value}\n" for name, value in pairs])  # digits: as they are
+        plain = parts.head_plain + plain + parts.tail_plain
+        return Block((*parts.head, *pairs, *parts.tail), plain=plain)
 
     def _profile(self) -> Block:
-        block = self._profile_block
+        block = self._profile_block_cache
         if block is None:
-            block = self._profile_block = Block(self._profile_pairs("Caller"))
+            block = self._profile_block_cache = self._profile_block("Caller")
         return block
 
     def _vars(self) -> Block:
         block = self._vars_block
         if block is None:
-            block = self._vars_block = Block(
-                ((f"variable_{name}", value) for name, value in self.variables.items()),
-                plain="".join(self._variable_lines.values()),
+            block = self._vars_block = Block.of_variables(
+                dict(self.variables), "".join(self._variable_lines.values())
             )
         return block
 
@@ -329,19 +376,31 @@ class ChannelState:
             blocks.append(Block(extra))
         return FakeEvent(name, blocks, uuid=self.uuid, body=body, subclass=subclass)
 
-    def channel_data(self) -> list[tuple[str, str]]:
+    def channel_data_blocks(self) -> list[Block]:
         """The headers of the `connect` reply: CHANNEL_DATA with the `Channel-` profile."""
-        blocks = [
+        return [
             self.source.stamp("CHANNEL_DATA"),
-            Block(self._profile_pairs("Channel")),
+            self._profile_block("Channel"),
             self._state(),
             self._profile(),
             self._vars(),
         ]
-        return [pair for block in blocks for pair in block.pairs]
+
+    def channel_data(self) -> list[tuple[str, str]]:
+        return [pair for block in self.channel_data_blocks() for pair in block.pairs]
+
+    def connect_reply(self) -> bytes:
+        """The reply to `connect`, from the blocks' encoded texts (`connect_reply`)."""
+        return connect_reply(self.channel_data_blocks())
 
     def dump(self) -> list[tuple[str, str]]:
         """What `uuid_dump` shows: the channel's state, profile and variables."""
         return [
             pair for block in (self._state(), self._profile(), self._vars()) for pair in block.pairs
         ]
+
+
+def connect_reply(blocks: Sequence[Block]) -> bytes:
+    """writers.channel_data_reply of the blocks' headers, byte for byte, but joined from the
+    blocks' plain texts: their values are percent-encoded the same way, and mostly already."""
+    return "".join([block.plain for block in blocks]).encode() + _CONNECT_REPLY_TAIL

@@ -14,6 +14,7 @@ value into a JSON array.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -77,11 +78,37 @@ CALLING: dict[str, tuple[str, str, int]] = {
 }
 
 
+# Values as encoded: a call's variables (SIP URIs, `+` numbers, application names) are the same
+# in every call and in every event, and encoding them again was most of an event's cost.
+_ENCODED: dict[str, str] = {}
+_ENCODED_MAX = 50_000
+
+
+@functools.cache
+def _calling(name: str) -> tuple[str, tuple[tuple[str, str], ...], str]:
+    """An event name's `Event-Name` line, and its Event-Calling-* headers and their lines."""
+    file, function, line = CALLING.get(name, ("switch_event.c", "switch_event_fire", 2000))
+    calling = (
+        ("Event-Calling-File", file),
+        ("Event-Calling-Function", function),
+        ("Event-Calling-Line-Number", str(line)),
+    )
+    lines = "".join(plain_line(key, value) for key, value in calling)
+    return plain_line("Event-Name", name), calling, lines
+
+
 def plain_value(value: str) -> str:
     """`value` as FreeSWITCH writes it in `text/event-plain` (percent-encoded)."""
-    if value and _NEEDS_PERCENT.search(value) is None:
-        return value
-    return writers.encode_value(value)
+    encoded = _ENCODED.get(value)
+    if encoded is None:
+        if value and _NEEDS_PERCENT.search(value) is None:
+            encoded = value
+        else:
+            encoded = writers.encode_value(value)
+        if len(_ENCODED) >= _ENCODED_MAX:
+            _ENCODED.clear()
+        _ENCODED[value] = encoded
+    return encoded
 
 
 def plain_line(name: str, value: str) -> str:
@@ -103,20 +130,47 @@ def _json_member(name: str, value: str) -> str:
 
 
 class Block:
-    """An immutable run of headers with its plain and JSON encodings, computed once."""
+    """An immutable run of headers with its plain and JSON encodings, computed once.
 
-    __slots__ = ("_json", "_plain", "pairs")
+    A channel's variables block is built from a snapshot of its variables and makes its pairs
+    only when asked: a `text/event-plain` frame needs the encoded text alone, and naming two
+    hundred variables again for every event was most of the fake's work per event.
+    """
+
+    __slots__ = ("_json", "_pairs", "_plain", "_variables")
 
     def __init__(self, pairs: Iterable[tuple[str, str]], *, plain: str | None = None) -> None:
-        self.pairs: tuple[tuple[str, str], ...] = tuple(pairs)
+        self._pairs: tuple[tuple[str, str], ...] | None = tuple(pairs)
+        self._variables: dict[str, str] | None = None
         self._plain = plain
         self._json: str | None = None
+
+    @classmethod
+    def of_variables(cls, variables: dict[str, str], plain: str) -> Block:
+        """The `variable_NAME` headers of `variables` (which the block keeps: pass a copy)."""
+        block = cls((), plain=plain)
+        block._pairs = None
+        block._variables = variables
+        return block
+
+    @property
+    def pairs(self) -> tuple[tuple[str, str], ...]:
+        pairs = self._pairs
+        if pairs is None:
+            assert self._variables is not None
+            pairs = self._pairs = tuple(
+                (f"variable_{name}", value) for name, value in self._variables.items()
+            )
+        return pairs
+
+    def __bool__(self) -> bool:
+        return bool(self._pairs if self._pairs is not None else self._variables)
 
     @property
     def plain(self) -> str:
         text = self._plain
         if text is None:
-            text = self._plain = "".join(plain_line(name, value) for name, value in self.pairs)
+            text = self._plain = "".join([plain_line(name, value) for name, value in self.pairs])
         return text
 
     @property
@@ -145,7 +199,7 @@ class FakeEvent:
         body: str | None = None,
     ) -> None:
         self.name = name
-        self.blocks = tuple(block for block in blocks if block.pairs)
+        self.blocks = tuple(block for block in blocks if block)
         self.uuid = uuid
         self.subclass = subclass
         self.body = body
@@ -171,7 +225,7 @@ class FakeEvent:
         if cached is not None:
             return cached
         if format == "plain":
-            payload = "".join(block.plain for block in self.blocks)
+            payload = "".join([block.plain for block in self.blocks])
             if self.body:
                 data = self.body.encode()
                 raw = (payload + f"Content-Length: {len(data)}\n\n").encode() + data
@@ -255,25 +309,24 @@ class EventSource:
         """The headers every event starts with, Event-Name through Event-Sequence."""
         epoch = self.now()
         local, gmt = self.dates(epoch)
-        file, function, line = CALLING.get(name, ("switch_event.c", "switch_event_fire", 2000))
+        name_line, calling, calling_lines = _calling(name)
         self._sequence += 1
+        timestamp = str(int(epoch * 1_000_000))
+        sequence = str(self._sequence)
         head: list[tuple[str, str]] = []
+        plain = ""
         if subclass is not None:
             head.append(("Event-Subclass", subclass))
+            plain = plain_line("Event-Subclass", subclass)
         head.append(("Event-Name", name))
-        head.extend(self.identity)
-        tail = [
-            ("Event-Date-Timestamp", str(int(epoch * 1_000_000))),
-            ("Event-Calling-File", file),
-            ("Event-Calling-Function", function),
-            ("Event-Calling-Line-Number", str(line)),
-            ("Event-Sequence", str(self._sequence)),
-        ]
-        # Built from pieces encoded once: only the dates need percent-encoding, once a second.
-        plain = "".join(plain_line(key, value) for key, value in head[:-5])
-        plain += self._identity_plain + self._dates_plain
-        plain += "".join(plain_line(key, value) for key, value in tail)
-        head += [("Event-Date-Local", local), ("Event-Date-GMT", gmt), *tail]
+        head += self.identity
+        head += [("Event-Date-Local", local), ("Event-Date-GMT", gmt)]
+        head.append(("Event-Date-Timestamp", timestamp))
+        head += calling
+        head.append(("Event-Sequence", sequence))
+        # Built from pieces encoded once (the dates once a second); digits need no encoding.
+        plain += name_line + self._identity_plain + self._dates_plain
+        plain += f"Event-Date-Timestamp: {timestamp}\n{calling_lines}Event-Sequence: {sequence}\n"
         return Block(head, plain=plain)
 
     def event(

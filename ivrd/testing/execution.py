@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from ivrd.esl.protocol import Command
+from ivrd.esl.timeouts import current_clock
 from ivrd.testing._signal import Job, Signal
 from ivrd.testing.caller import AppRun, Caller
 from ivrd.testing.channel import ChannelState
@@ -63,7 +64,8 @@ class Execution(ABC):
         self.uuid = state.uuid
         self.caller = caller
         self.frame = frame
-        self.record = CallRecord(uuid=self.uuid, started_at=anyio.current_time())
+        self.clock = current_clock()
+        self.record = CallRecord(uuid=self.uuid, started_at=self.clock())
         self.runs: list[AppRun] = []
         self.changed = Signal()
         self.wake = Signal()
@@ -103,7 +105,7 @@ class Execution(ABC):
         self.fake.publish_event(event)
 
     def violation(self, kind: str, detail: str) -> None:
-        self.record.violations.append(Violation(anyio.current_time(), kind, detail))
+        self.record.violations.append(Violation(self.clock(), kind, detail))
 
     def note(self, text: str) -> None:
         self.record.notes.append(text)
@@ -116,7 +118,7 @@ class Execution(ABC):
         if not self.state.up:
             return
         self.dtmf.append((digit, source, duration_ms))
-        self.record.dtmf.append(SentDtmf(anyio.current_time(), digit))
+        self.record.dtmf.append(SentDtmf(self.clock(), digit))
         self.wake.notify()
 
     def caller_hangup(self, cause: str) -> None:
@@ -124,7 +126,7 @@ class Execution(ABC):
 
     def break_media(self, *, flush: bool = False) -> None:
         """uuid_break: stop the running media applications (all nested ones)."""
-        now = anyio.current_time()
+        now = self.clock()
         for running in self.stack:
             if running.media and running.broken_at is None:
                 running.broken_at = now
@@ -145,7 +147,7 @@ class Execution(ABC):
         self.state.mark_hangup(cause)
         self.record.hangup_cause = cause
         self.record.hangup_by = by
-        self.record.hangup_at = anyio.current_time()
+        self.record.hangup_at = self.clock()
 
     async def _park_loop(self) -> None:
         while self.state.up and not self.socket_gone and not self.transferred:
@@ -161,7 +163,7 @@ class Execution(ABC):
     async def _next_frame(self) -> None:
         if self.frame <= 0:
             return
-        elapsed = anyio.current_time() - self.park_time
+        elapsed = self.clock() - self.park_time
         await anyio.sleep(self.frame - math.fmod(elapsed, self.frame))
 
     async def run_next_message(self) -> None:
@@ -233,10 +235,10 @@ class Execution(ABC):
                 self.state.set_var("app_uuid", event_uuid)
             self.state.set_var("current_loop", str(count))
             self.state.set_var("total_loops", str(loops))
-            began = anyio.current_time()
+            began = self.clock()
             if not await self._run_app(name, arg, event_uuid, record):
                 break
-            if not self.state.up or anyio.current_time() - began < 0.5:
+            if not self.state.up or self.clock() - began < 0.5:
                 break
         self.state.set_var("current_loop", None)
         self.state.set_var("total_loops", None)
@@ -270,7 +272,7 @@ class Execution(ABC):
         self.stack.append(running)
         run = AppRun(len(self.runs), name)
         self.runs.append(run)
-        now = anyio.current_time()
+        now = self.clock()
         if record is not None:
             record.started_at = now
         data = [("Application-Data", expanded)] if expanded else []
@@ -301,7 +303,7 @@ class Execution(ABC):
                 ("Application-UUID", app_uuid),
             ],
         )
-        now = anyio.current_time()
+        now = self.clock()
         if record is not None:
             record.ended_at = now
             record.response = response_text
@@ -324,12 +326,12 @@ class Execution(ABC):
         """
         # An absolute deadline: subtracting elapsed times can leave a remainder too small for
         # the clock to ever reach, and then the loop would spin.
-        deadline = anyio.current_time() + seconds
+        deadline = self.clock() + seconds
         while True:
             if not self.state.up:
                 return "hangup"
             if running.broken_at is not None:
-                delay = running.broken_at + self.frame - anyio.current_time()
+                delay = running.broken_at + self.frame - self.clock()
                 if delay > 0:
                     await anyio.sleep(delay)
                 running.broken_at = None
@@ -339,12 +341,12 @@ class Execution(ABC):
                     return "dtmf"
                 continue
             if running.media and self.queue and not self._event_locks and not self.transferred:
-                nested_from = anyio.current_time()
+                nested_from = self.clock()
                 await self._parse_message(self.queue.popleft())
                 # The outer application is suspended while the nested one runs.
-                deadline += anyio.current_time() - nested_from
+                deadline += self.clock() - nested_from
                 continue
-            if anyio.current_time() >= deadline:
+            if self.clock() >= deadline:
                 return "done"
             with anyio.move_on_at(deadline):
                 await self.wake.wait()

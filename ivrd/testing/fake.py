@@ -9,6 +9,7 @@ import anyio
 import anyio.abc
 
 from ivrd.esl.protocol import writers
+from ivrd.testing._loopstream import connect_tcp
 from ivrd.testing._signal import Spawn
 from ivrd.testing.api import ApiHandler, run_api
 from ivrd.testing.caller import Caller
@@ -95,7 +96,7 @@ class FakeFreeSWITCH:
         call = self.new_call(host, port, caller=caller, channel=channel, park=park)
         try:
             with anyio.fail_after(self.connect_timeout):
-                stream = await anyio.connect_tcp(host, port)
+                stream = await connect_tcp(host, port)
         except BaseException:
             self.calls.pop(call.uuid, None)
             raise
@@ -129,7 +130,7 @@ class FakeFreeSWITCH:
         """Run an originated call; a refused connection ends it as the dialplan would."""
         try:
             with anyio.fail_after(self.connect_timeout):
-                stream = await anyio.connect_tcp(host, port)
+                stream = await connect_tcp(host, port)
         except (OSError, TimeoutError):
             call.record.notes.append(f"socket {host}:{port}: connection failed")
             call.record.hangup_cause = "NORMAL_CLEARING"

@@ -17,31 +17,24 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-import anyio
-
 from ivrd.testing.media import play_file, pre_answer_channel
+from ivrd.testing.separate import separate_string
 
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
 
 
-def split_arguments(text: str) -> list[str]:
-    """Split on spaces, keeping '...' quoted parts together (switch_separate_string)."""
-    words: list[str] = []
-    current: list[str] = []
-    quoted = False
-    for char in text:
-        if char == "'":
-            quoted = not quoted
-        elif char == " " and not quoted:
-            if current:
-                words.append("".join(current))
-                current = []
-        else:
-            current.append(char)
-    if current:
-        words.append("".join(current))
-    return words
+# How many words mod_dptools splits each argument into (its `char *argv[N]`); the last word
+# allowed keeps the rest of the text, spaces and all.
+PLAY_AND_GET_DIGITS_WORDS = 11
+READ_WORDS = 7
+
+
+def split_arguments(text: str, limit: int = 1024) -> list[str]:
+    """The words of an application's argument as mod_dptools gets them: switch_separate_string
+    at spaces, so `''` is an empty word that keeps every later argument in its place, a quoted
+    part with spaces is one word, and backslash escapes are undone."""
+    return separate_string(text, " ", limit)
 
 
 def _int(words: list[str], index: int, default: int) -> int:
@@ -65,7 +58,7 @@ async def _collect(
         if terminators and digit in terminators:
             return "success", buffer[:position], digit
     collected = list(buffer)
-    deadline = anyio.current_time() + first_timeout
+    deadline = call.clock() + first_timeout
     keys: list[str] = []
 
     def take(digit: str) -> bool:
@@ -74,7 +67,7 @@ async def _collect(
 
     while True:
         keys.clear()
-        outcome = await call.media(running, deadline - anyio.current_time(), on_dtmf=take)
+        outcome = await call.media(running, deadline - call.clock(), on_dtmf=take)
         if outcome == "hangup":
             return "false", "".join(collected), ""
         if not keys:
@@ -82,7 +75,7 @@ async def _collect(
                 return "timeout", "".join(collected), ""
             continue  # a break stops prompts, not the collection
         digit = keys[0]
-        deadline = anyio.current_time() + digit_timeout
+        deadline = call.clock() + digit_timeout
         if terminators and digit in terminators:
             return "success", "".join(collected), digit
         collected.append(digit)
@@ -153,7 +146,7 @@ async def ivr_read(
 
 
 async def play_and_get_digits(call: Execution, running: RunningApp) -> str | None:
-    words = split_arguments(running.arg)
+    words = split_arguments(running.arg, PLAY_AND_GET_DIGITS_WORDS)
     min_digits = _int(words, 0, 0)
     max_digits = _int(words, 1, 128)
     tries = max(1, _int(words, 2, 1))
@@ -204,7 +197,7 @@ def _matches(digits: str, regex: str) -> bool:
 
 
 async def read(call: Execution, running: RunningApp) -> str | None:
-    words = split_arguments(running.arg)
+    words = split_arguments(running.arg, READ_WORDS)
     await ivr_read(
         call,
         running,

@@ -39,6 +39,10 @@ LOG_LEVELS = {
 }
 
 
+def _call_over(job: object) -> None:
+    raise RuntimeError("the call is over: nothing more runs on its socket")
+
+
 class Listener:
     """A client connection: its subscription, its outbox, and the commands it sent."""
 
@@ -65,6 +69,16 @@ class Listener:
         self._reader_scope = anyio.CancelScope()
         if call is not None:
             self.subscription.session_uuid = call.uuid
+
+    def release_call(self) -> None:
+        """Forget the call once it is over (the socket closed, its tasks done).
+
+        The call and its socket point at each other; without this, every call (its record,
+        its commands) would wait for the garbage collector's cycle search to be freed, and
+        under load that search is a good part of the fake's work.
+        """
+        self.call = None
+        self.spawn = _call_over
 
     # -- events -----------------------------------------------------------------------------
 
@@ -136,18 +150,16 @@ class Listener:
                 if command is Sentinel.CLOSED:
                     self._client_closed()
                     return
-                timeout = FIRST_COMMAND_TIMEOUT if first else float("inf")
                 data = b""
-                with anyio.move_on_after(timeout):
-                    try:
+                try:
+                    if first:
+                        with anyio.move_on_after(FIRST_COMMAND_TIMEOUT):
+                            data = await self._stream.receive()
+                    else:  # (no deadline: no cancel scope for every read)
                         data = await self._stream.receive()
-                    except (
-                        anyio.EndOfStream,
-                        anyio.BrokenResourceError,
-                        anyio.ClosedResourceError,
-                    ):
-                        parser.feed_eof()
-                        continue
+                except (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    parser.feed_eof()
+                    continue
                 if not data:
                     self._first_command_timeout()
                     return
@@ -159,7 +171,7 @@ class Listener:
             await self._received(command)
 
     async def _received(self, command: Command) -> None:
-        now = anyio.current_time()
+        now = self.call.clock() if self.call is not None else anyio.current_time()
         self.commands.append((now, command))
         if self.call is not None:
             self.call.received(now, command)

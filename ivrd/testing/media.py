@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import anyio
-
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
 
@@ -83,9 +81,9 @@ async def play_file(
         return "notfound"
     where = [("Playback-File-Type", file_type(path)), ("Playback-File-Path", path)]
     call.publish("PLAYBACK_START", where, variables=False)
-    started = anyio.current_time()
+    started = call.clock()
     outcome = await call.media(running, seconds, on_dtmf=on_dtmf)
-    played_ms = round((anyio.current_time() - started) * 1000)
+    played_ms = round((call.clock() - started) * 1000)
     samples = played_ms * 8
     state = call.state
     state.set_var("playback_last_offset_pos", str(samples))

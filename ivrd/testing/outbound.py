@@ -120,14 +120,14 @@ class OutboundCall(Execution):
                     tg.start_soon(run_script, self.caller.script, self)
                     await self.listener.serve()
                     self.socket_gone = True
-                    self.record.closed_at = anyio.current_time()
+                    self.record.closed_at = self.clock()
                     self._parked_or_over.set()
                     self.wake.notify()
                     await self._torn_down.wait()
                     tg.cancel_scope.cancel()
             if scope.cancelled_caught:
                 self.record.timed_out = True
-                self.record.closed_at = self.record.closed_at or anyio.current_time()
+                self.record.closed_at = self.record.closed_at or self.clock()
                 if self.state.up:
                     self._mark_hangup("ALLOTTED_TIMEOUT", "timeout")
         finally:
@@ -135,12 +135,14 @@ class OutboundCall(Execution):
                 await stream.aclose()
             self.fake.unregister_call(self)
             self._destroy()
-            self.record.ended_at = anyio.current_time()
+            self.record.ended_at = self.clock()
             self.record.variables = dict(self.state.variables)
             if self.listener is not None:
                 self.record.bytes_sent = self.listener.outbox.bytes_sent
             if self.faults is not None:
                 self.faults.finish()
+            if self.listener is not None:
+                self.listener.release_call()
             self.done.set()
             self.changed.notify()
         return self.record
@@ -178,10 +180,10 @@ class OutboundCall(Execution):
         first = self._connect_index is None
         if first:
             self._connect_index = len(self.record.commands) - 1
-        self.listener.outbox.send(writers.channel_data_reply(self.state.channel_data()))
+        self.listener.outbox.send(self.state.connect_reply())
         if not first:
             return
-        now = anyio.current_time()
+        now = self.clock()
         self.connected_at = self.record.connected_at = now
         self.changed.notify()
         if self._park_delay is not None:
@@ -197,7 +199,7 @@ class OutboundCall(Execution):
         if self.parked or not self.state.up or self.socket_gone:
             return
         self.parked = True
-        self.park_time = anyio.current_time()
+        self.park_time = self.clock()
         self.publish("CHANNEL_PARK")
         self._parked_or_over.set()
 
@@ -211,7 +213,7 @@ class OutboundCall(Execution):
                 arg=self._argument(command),
                 event_uuid=headers.get("Event-UUID"),
                 event_lock=is_true(headers.get("event-lock")),
-                received_at=anyio.current_time(),
+                received_at=self.clock(),
             )
             self.record.apps.append(app)
             if app.event_uuid is None:
@@ -223,7 +225,7 @@ class OutboundCall(Execution):
         self.wake.notify()
 
     def exit_received(self) -> None:
-        self.record.exit_at = anyio.current_time()
+        self.record.exit_at = self.clock()
 
     def client_closed(self) -> None:
         self.record.client_closed = True

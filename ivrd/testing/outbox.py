@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import anyio
 import anyio.abc
 
+from ivrd.testing._loopstream import LoopStream
 from ivrd.testing._signal import Signal
 
 MAX_PENDING = 100_000
@@ -55,6 +56,12 @@ class Outbox:
         self._on_overflow = on_overflow
         self._muted = False
         self._cut: _Cut | None = None
+        # On asyncio (LoopStream) frames are written by a callback at the end of the loop's
+        # current turn, several at once, instead of by waking the writer task: a call sends
+        # twenty-odd frames, and each wake-up of a task costs more than the write. The task
+        # still writes when the socket is full, and closes it.
+        self._direct = stream if isinstance(stream, LoopStream) else None
+        self._flush_pending = False
 
     @property
     def closing(self) -> bool:
@@ -71,7 +78,27 @@ class Outbox:
         if len(self._chunks) > self._max_pending:
             self._overflow()
             return
-        self._wake.notify()
+        self._kick()
+
+    def _kick(self) -> None:
+        direct = self._direct
+        if direct is None:
+            self._wake.notify()
+        elif not self._flush_pending:
+            self._flush_pending = True
+            direct.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        chunks = self._chunks
+        if not chunks or self.broken or self._direct is None:
+            return
+        data = b"".join(chunks) if len(chunks) > 1 else chunks[0]
+        if self._direct.write_now(data):
+            chunks.clear()
+            self.bytes_sent += len(data)
+        else:
+            self._wake.notify()  # the writer task waits until the socket takes it
 
     def send_event(self, data: bytes) -> None:
         """Queue an event frame; held back while an `api` command is being answered."""
@@ -95,7 +122,7 @@ class Outbox:
         held, self._held = self._held, None
         if held and not self._closing:
             self._chunks.extend(held)
-            self._wake.notify()
+            self._kick()
 
     def close(self) -> None:
         """Send what is queued, then close the socket."""
@@ -154,6 +181,7 @@ class Outbox:
                     await self._wake.wait()
         finally:
             self._closing = True
+            self._on_overflow = None  # (it points back at the listener: no cycle left behind)
             with anyio.CancelScope(shield=True):
                 await self._stream.aclose()
             self.closed.set()

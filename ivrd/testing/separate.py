@@ -7,9 +7,9 @@ cleaned up (cleanup_separated_string): leading spaces dropped, quotes removed, `
 starting `^^X` is split at `X` instead. With a space as the delimiter runs of spaces count as
 one; the last word allowed takes the rest of the text.
 
-`take_variables` reads the leading `{name=value,...}` blocks of a dial string as
-switch_event_create_brackets does: braces may nest, items split at `,` (or `^^X`), each item
-split once at `=`; an item without a value is dropped.
+`take_variables` reads the leading `{name=value,...}` blocks of a dial string (or `[...]`,
+`<...>`) as switch_event_create_brackets does: brackets may nest, items split at `,` (or
+`^^X`), each item split once at `=`; an item without a value is dropped.
 """
 
 from __future__ import annotations
@@ -109,25 +109,31 @@ def separate_string(text: str, delimiter: str = " ", limit: int = 1024) -> list[
     return [_cleanup(word, delimiter) for word in _split_at(text, delimiter, limit)]
 
 
-def _closing_brace(text: str) -> int:
-    """switch_find_end_paren for a text starting with `{`: where its `}` is, or -1."""
+def _closing(text: str, opening: str, closing: str) -> int:
+    """switch_find_end_paren for a text starting with `opening`: where it closes, or -1."""
     depth = 0
     for index, char in enumerate(text):
-        if char == "{":
+        if char == opening:
             depth += 1
-        elif char == "}":
+        elif char == closing:
             depth -= 1
             if not depth:
                 return index
     return -1
 
 
-def take_variables(dial_string: str) -> tuple[dict[str, str], str]:
-    """The variables of the leading `{...}` blocks, and the rest of the dial string."""
+def take_variables(
+    dial_string: str, opening: str = "{", closing: str = "}"
+) -> tuple[dict[str, str], str]:
+    """The variables of the leading `{...}` blocks, and the rest of the dial string.
+
+    `[...]` (one leg's variables) and `<...>` (an enterprise originate's) are read by the same
+    code in FreeSWITCH (switch_event_create_brackets with other brackets), hence the arguments.
+    """
     variables: dict[str, str] = {}
     rest = dial_string.lstrip(" ")
-    while rest.startswith("{"):
-        end = _closing_brace(rest)
+    while rest.startswith(opening):
+        end = _closing(rest, opening, closing)
         if end < 0:
             break
         block, rest = rest[1:end], rest[end + 1 :].lstrip(" ")

@@ -32,6 +32,21 @@ def test_dial_strings() -> None:
     assert parse_dial_string("{^^;a=1;b=2}user/1") == ({"a": "1", "b": "2"}, [[Leg("user/1")]])
 
 
+def test_dial_string_variables_follow_switch_event_create_brackets() -> None:
+    # Nested braces (`${...}`), `^^X` in a leg's block, quotes removed around and inside a
+    # value, an escaped comma, and an item without a value dropped.
+    assert parse_dial_string(
+        "{caller=${caller_id_number}}[^^;a=1,2;b='q'r]user/1,[c=d\\,e,f=]user/2"
+    ) == (
+        {"caller": "${caller_id_number}"},
+        [[Leg("user/1", {"a": "1,2", "b": "qr"}), Leg("user/2", {"c": "d,e"})]],
+    )
+    assert parse_dial_string(" [a=1] [b=2]user/1 |{a=1") == (
+        {},
+        [[Leg("user/1", {"a": "1", "b": "2"})], [Leg("{a=1")]],  # never closed: a target
+    )
+
+
 async def bridge(
     caller: Caller, *apps: tuple[str, str]
 ) -> tuple[list[Event], list[str], CallRecord]:

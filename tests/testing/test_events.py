@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivrd.esl.protocol import EventMessage, Parser, writers
-from ivrd.testing.events import Block, FakeEvent, json_string, plain_value
+from ivrd.testing.channel import Channel, ChannelState, connect_reply
+from ivrd.testing.events import Block, EventSource, FakeEvent, json_string, plain_value
 from ivrd.testing.subscription import Subscription
 
 names = st.from_regex(r"[A-Za-z][A-Za-z0-9_-]{0,20}", fullmatch=True)
@@ -19,6 +20,11 @@ values = st.text(max_size=40)
 @given(values)
 def test_plain_values_are_encoded_as_the_writers_encode_them(value: str) -> None:
     assert plain_value(value) == writers.encode_value(value)
+
+
+def test_encoded_values_are_remembered_and_stay_right() -> None:
+    value = "sip:+4930123456@192.0.2.10;transport=udp"
+    assert plain_value(value) == plain_value(value) == writers.encode_value(value)
 
 
 @given(values)
@@ -68,3 +74,31 @@ def test_filters_follow_mod_event_socket() -> None:
     assert not wants(Caller_Number="300")
     assert wants(Other="abc")
     assert not wants(Unrelated="x")
+
+
+def test_a_variables_block_names_its_headers_only_when_asked() -> None:
+    variables = {"a": "1", "b": "x y"}
+    block = Block.of_variables(variables, "variable_a: 1\nvariable_b: x%20y\n")
+    assert block
+    assert not Block.of_variables({}, "")
+    assert block.pairs == (("variable_a", "1"), ("variable_b", "x y"))
+    assert block.plain == Block(block.pairs).plain
+
+
+@pytest.mark.anyio
+async def test_channel_frames_and_the_connect_reply_match_the_writers() -> None:
+    channel = Channel(sip=True, variables={"odd": "a b%c\u00e9,+", "gone": "x"})
+    state = ChannelState(EventSource(), channel)
+    state.set_var("gone", None)
+    state.set_var("caller_note", "")  # empty: never set
+    event = state.event("CHANNEL_EXECUTE", [("Application", "playback")])
+    assert event.frame("plain") == writers.event_plain(event.pairs())
+    assert event.frame("json") == writers.event_json(event.pairs())
+    assert event.get("variable_gone") is None
+    # The event keeps the variables it was fired with.
+    state.set_var("odd", "changed")
+    assert event.get("variable_odd") == "a b%c\u00e9,+"
+    assert state.event("CHANNEL_STATE").get("variable_odd") == "changed"
+    blocks = state.channel_data_blocks()
+    pairs = [pair for block in blocks for pair in block.pairs]
+    assert connect_reply(blocks) == writers.channel_data_reply(pairs)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import anyio
 import pytest
 
@@ -397,3 +400,26 @@ async def test_bad_framing_is_a_violation_and_ends_the_socket() -> None:
     record, _ = await run_call(FakeFreeSWITCH(), script)
     assert [v.kind for v in record.violations] == ["bad-framing"]
     assert record.hangup_by == "server"
+
+
+async def test_an_ended_call_is_freed_without_the_garbage_collector() -> None:
+    # Under load the cycle search was a good part of the fake's work (benchmarks/load).
+    fake = FakeFreeSWITCH()
+    calls: list[weakref.ref[object]] = []
+
+    async def script(server: Server) -> None:
+        calls.extend(weakref.ref(call) for call in fake.calls.values())
+        await server.start()
+        await server.run("playback", "ivr/welcome.wav")
+        await server.send_app("hangup")
+        await server.finish()
+
+    gc.collect()
+    gc.disable()
+    try:
+        record, _ = await run_call(fake, script, SHORT)
+        assert record.hangup_by == "server"
+        assert len(calls) == 1
+        assert calls[0]() is None
+    finally:
+        gc.enable()

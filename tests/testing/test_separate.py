@@ -58,3 +58,12 @@ def test_dial_string_variables() -> None:
     )
     assert take_variables("user/1") == ({}, "user/1")
     assert take_variables("{a=1") == ({}, "{a=1")  # never closed: no variables
+
+
+def test_leg_and_enterprise_variables() -> None:
+    assert take_variables("[a=1,b=[x]] [c=2]user/1", "[", "]") == (
+        {"a": "1", "b": "[x]", "c": "2"},
+        "user/1",
+    )
+    assert take_variables("<a=1>{b=2}user/1", "<", ">") == ({"a": "1"}, "{b=2}user/1")
+    assert take_variables("[a=1]user/1") == ({}, "[a=1]user/1")  # only the brackets asked for

@@ -84,7 +84,7 @@ def test_plain_event_body_counts_bytes_and_tolerates_bad_utf8() -> None:
             "text/event-plain: bad Content-Length '²' in event",
         ),
         (
-            b"Event-Name: X\nContent-Length: -1\n\n",
+            b"Event-Name: X\nContent-Length: -1\n\nab",
             "text/event-plain: bad Content-Length '-1' in event",
         ),
         (
@@ -95,6 +95,33 @@ def test_plain_event_body_counts_bytes_and_tolerates_bad_utf8() -> None:
 )
 def test_malformed_plain_events(source: bytes, message: str) -> None:
     assert decode_error(source, "plain") == message
+
+
+@pytest.mark.parametrize(
+    ("length", "body", "error"),
+    [
+        (None, None, None),
+        ("0", "", None),
+        ("5", None, "text/event-plain: event body is 0 bytes, Content-Length says 5"),
+        ("-1", None, "text/event-plain: bad Content-Length '-1' in event"),
+    ],
+)
+def test_an_event_ending_at_its_headers_checks_its_length_when_the_body_is_read(
+    length: str | None, body: str | None, error: str | None
+) -> None:
+    source = b"Event-Name: X\n" + (
+        b"" if length is None else f"Content-Length: {length}\n".encode()
+    )
+    event = Event.from_bytes(source + b"\n", "plain")
+
+    assert event.name == "X"  # the headers alone need no Content-Length
+    if error is None:
+        assert event.body == body
+    else:
+        for _ in range(2):  # a failure repeats
+            with pytest.raises(RemoteProtocolError) as caught:
+                event.body  # noqa: B018
+            assert str(caught.value) == error
 
 
 def test_decoding_is_lazy_and_a_failure_repeats() -> None:

@@ -188,5 +188,9 @@ def test_event_bodies_decode_or_raise_remote_protocol_error(
     except RemoteProtocolError:
         return
     assert all(isinstance(name, str) and isinstance(value, str) for name, value in pairs)
-    assert event.body is None or isinstance(event.body, str)
     assert isinstance(event.name, str)
+    try:  # an event ending at its headers checks its Content-Length only now
+        body = event.body
+    except RemoteProtocolError:
+        return
+    assert body is None or isinstance(body, str)
