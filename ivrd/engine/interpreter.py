@@ -27,7 +27,7 @@ from ivrd.engine.transfer import run_queue, run_transfer
 from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
-from ivrd.esl.timeouts import current_clock
+from ivrd.esl.timeouts import current_clock, running_asyncio_loop
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
 from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
@@ -255,6 +255,7 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
     trace, session = call.trace, call.session
     hung_up = Latch()
     flow_scope = anyio.CancelScope()
+    loop = running_asyncio_loop()
 
     # In the session's reader, in order, as FreeSWITCH sends the events: no task per event.
     def on_hangup(event: Event) -> None:
@@ -263,7 +264,14 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
     def on_hangup_complete(event: Event) -> None:
         on_hangup(event)
         hung_up.set()
-        flow_scope.cancel()  # whatever the flow waits for, the call is gone
+        # Whatever the flow waits for, the call is gone. On asyncio at the loop's next turn:
+        # the hangup (which comes first) has already woken the flow, which usually ends then
+        # by itself (the hangup step completed, or CallHangup), with no cancellation to
+        # unwind; a flow still waiting for something else is cancelled right after.
+        if loop is None:
+            flow_scope.cancel()
+        else:
+            loop.call_soon(flow_scope.cancel)
 
     removers = [
         session.listen(call.interrupts.on_dtmf, "DTMF"),

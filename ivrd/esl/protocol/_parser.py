@@ -196,7 +196,23 @@ class _FrameBuffer(Generic[HeadT]):
 _HEAD_KEPT_AS_TEXT = 1024
 
 
+_EVENT_HEAD_START = "Content-Length: "
+_EVENT_HEAD_END = "\nContent-Type: text/event-plain"
+_SMALL_HEADS: dict[str, tuple[Headers, str | None]] = {}
+"""Heads without a body seen before (`+OK` replies, the same few every call), parsed once."""
+_SMALL_HEADS_KEPT = 64
+
+
 def _parse_message_head(head: str) -> tuple[Headers, str | None]:
+    known = _SMALL_HEADS.get(head)
+    if known is not None:
+        return known
+    if head.startswith(_EVENT_HEAD_START) and head.endswith(_EVENT_HEAD_END):
+        # How mod_event_socket frames every plain event: the two lines, read without a split.
+        value = head[len(_EVENT_HEAD_START) : -len(_EVENT_HEAD_END)]
+        if "\n" not in value and ":" not in value:
+            pairs = [("Content-Length", value), ("Content-Type", "text/event-plain")]
+            return Headers(pairs), value
     pairs = parse_header_lines(head, "frame")  # every head is checked here, whatever its size
     if len(head) <= _HEAD_KEPT_AS_TEXT:
         headers = Headers(pairs)
@@ -206,7 +222,13 @@ def _parse_message_head(head: str) -> tuple[Headers, str | None]:
         headers = Headers.from_text(head, "frame")
         if headers.get("Content-Type") == "command/reply" and "Event-Name" in headers:
             headers = Headers.from_text(head, "frame", encoded=True)
-    return headers, headers.raw("Content-Length")
+    length = headers.raw("Content-Length")
+    if length is None and len(head) <= 200:
+        # Shared by the messages that come with this head: a Headers is read-only.
+        if len(_SMALL_HEADS) >= _SMALL_HEADS_KEPT:
+            _SMALL_HEADS.clear()
+        _SMALL_HEADS[head] = headers, None
+    return headers, length
 
 
 def _parse_command_head(head: str) -> tuple[tuple[str, Headers], str | None]:

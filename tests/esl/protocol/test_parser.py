@@ -23,6 +23,8 @@ from ivrd.esl.protocol import (
     RemoteProtocolError,
     RudeRejection,
 )
+from ivrd.esl.protocol._headers import parse_header_lines
+from ivrd.esl.protocol._parser import _parse_message_head
 
 AUTH = b"Content-Type: auth/request\n\n"
 OK = b"Content-Type: command/reply\nReply-Text: +OK accepted\n\n"
@@ -373,3 +375,24 @@ def test_command_errors_name_the_client() -> None:
 
     with pytest.raises(RemoteProtocolError, match=r"^the client announced a 500-byte body"):
         parser.next_command()
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "Content-Length: 512\nContent-Type: text/event-plain",  # every plain event: read short
+        "Content-Length:  5\nContent-Type: text/event-plain",  # the value keeps its space
+        "Content-Length: 5\nX-Extra: 1\nContent-Type: text/event-plain",
+        "Content-Length: 12\nContent-Type: text/event-json",
+        "Content-Type: command/reply\nReply-Text: +OK",  # small heads without a body: kept
+        "Content-Type: command/reply\nReply-Text: -ERR invalid command",
+        "Content-Type: auth/request",
+    ],
+)
+def test_each_head_reads_as_the_line_rules_say_the_first_time_and_after(head: str) -> None:
+    expected = parse_header_lines(head, "frame")
+
+    for _ in range(2):
+        headers, length = _parse_message_head(head)
+        assert headers.raw_pairs() == expected
+        assert length == dict(expected).get("Content-Length")
