@@ -26,8 +26,9 @@ from anyio.streams.stapled import MultiListener
 
 from ivrd.esl import _transport
 from ivrd.esl._asyncio_stream import ProtocolStream
+from ivrd.esl._session_commands import EventFormat
 from ivrd.esl.protocol import DEFAULT_MAX_FRAME_SIZE
-from ivrd.esl.session import CallHandler, EventFormat, OutboundSession
+from ivrd.esl.session import CallHandler, OutboundSession
 from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts
 
 logger = logging.getLogger("ivrd.esl")

@@ -1,8 +1,8 @@
 """One call over the outbound event socket: set-up, applications, events, teardown.
 
 FreeSWITCH connects to us (dialplan `socket <addr> async full`); the session sends `connect`,
-`myevents`, `linger` and `divert_events on`, each waiting for its reply, then runs the
-handler; with `unneeded_events`, a `nixevent` after `myevents` stops the events nobody reads
+then `myevents`, `linger` and `divert_events on` together (each answered in order), then runs
+the handler; with `unneeded_events`, a `nixevent` after `myevents` stops the events nobody reads
 (each one costs framing and decoding its name). Applications go one at a time, each with
 `event-lock: true` and a fresh `Event-UUID`, and complete on the CHANNEL_EXECUTE_COMPLETE whose
 `Application-UUID` matches (in async mode FreeSWITCH nests an application sent while another
@@ -21,8 +21,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable, Callable, Iterable
-from functools import lru_cache
-from typing import Any, Literal
+from typing import Any
 
 import anyio
 import anyio.abc
@@ -33,6 +32,7 @@ from ivrd.esl._asyncio_stream import ProtocolStream
 from ivrd.esl._dispatch import EventHooks, Listeners, Subscriptions
 from ivrd.esl._requests import BackgroundJobs
 from ivrd.esl._running import RunningApp
+from ivrd.esl._session_commands import EventFormat, SessionCommands, setup_commands
 from ivrd.esl._session_events import SessionEvents
 from ivrd.esl._wakeup import Turns
 from ivrd.esl.applications import ExecuteResult, normalise_variable
@@ -54,30 +54,12 @@ from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, deadline, running_asyn
 logger = logging.getLogger("ivrd.esl")
 
 CallHandler = Callable[["OutboundSession"], Awaitable[None]]
-EventFormat = Literal["plain", "json"]
 
 _FAILURE_CAUSE = "NORMAL_TEMPORARY_FAILURE"
 _SHUTDOWN_CAUSE = "SYSTEM_SHUTDOWN"
 
 
-@lru_cache(maxsize=16)
-def _setup_commands(
-    event_format: EventFormat, unneeded: tuple[str, ...], linger: bool | int, divert: bool
-) -> tuple[tuple[bytes, ...], bytes | None]:
-    """What a session sends after `connect` (the same for every call of a server), and
-    which of it is the `nixevent`."""
-    setup = [commands.myevents(format=None if event_format == "plain" else "json")]
-    nixevent = commands.nixevent(unneeded) if unneeded else None
-    if nixevent is not None:
-        setup.append(nixevent)  # after myevents, it takes those back (mod_event_socket.c)
-    if linger is not False:
-        setup.append(commands.linger(None if linger is True else int(linger)))
-    if divert:
-        setup.append(commands.divert_events(True))
-    return tuple(setup), nixevent
-
-
-class OutboundSession(SessionEvents, ApplicationMethods):
+class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
     """One call. Made by OutboundServer for each connection; the handler gets it."""
 
     def __init__(
@@ -157,43 +139,6 @@ class OutboundSession(SessionEvents, ApplicationMethods):
 
     def _log_extra(self) -> dict[str, Any]:
         return self._extra
-
-    # -- commands ----------------------------------------------------------------------------
-
-    async def command(self, data: bytes) -> CommandReply:
-        """Send a command built with `ivrd.esl.protocol.commands`; `-ERR` raises CommandError."""
-        return await _requests.request(self._conn, data, self.timeouts.reply)
-
-    async def api(self, command: str) -> str:
-        """`api <command>` on this socket; its output, or CommandError on `-ERR`."""
-        return await _requests.api(self._conn, command, self.timeouts)
-
-    async def bgapi(self, command: str) -> str:
-        """`bgapi <command>` with our own Job-UUID; the output from its BACKGROUND_JOB."""
-        return await self._jobs.run(
-            self._conn,
-            command,
-            subscribe=self._subscribe_jobs,
-            timeouts=self.timeouts,
-        )
-
-    async def _subscribe_jobs(self) -> None:
-        # myevents does not include BACKGROUND_JOB; FreeSWITCH passes our own jobs to a
-        # myevents socket (by Job-Owner-UUID) once we ask for the event.
-        if not self._jobs_subscribed:
-            await self.command(commands.event(["BACKGROUND_JOB"], format=self.event_format))
-            self._jobs_subscribed = True
-
-    async def getvar(self, name: str) -> str | None:
-        reply = await self.command(commands.getvar(normalise_variable(name)))
-        value = reply.headers.get("Reply-Text")
-        return None if value in (None, "", "_undef_") else value
-
-    async def update_channel_data(self) -> Headers:
-        """Refresh the channel data with `uuid_dump` and return it."""
-        dump = await self.api(f"uuid_dump {self.uuid}")
-        self._channel_data = Event.from_bytes(dump.strip("\n").encode() + b"\n", "plain").headers
-        return self._channel_data
 
     async def execute(self, app: str, arg: str = "", *, loops: int | None = None) -> ExecuteResult:
         """Run one application and wait for its completion (one at a time per session)."""
@@ -380,7 +325,7 @@ class OutboundSession(SessionEvents, ApplicationMethods):
                 data.get("Control"),
                 extra=self._log_extra(),
             )
-        setup, nixevent = _setup_commands(
+        setup, nixevent = setup_commands(
             self.event_format, self._unneeded_events, self._linger, self._divert_events
         )
         # Sent together: FreeSWITCH answers them in order, and none depends on another's answer.

@@ -155,8 +155,9 @@ def test_only_a_command_reply_with_event_name_is_channel_data() -> None:
 
 
 def test_the_connect_reply_of_a_sip_call_reads_the_same_kept_as_text() -> None:
-    """A large head (a SIP call's channel data, 7 KB) is checked as any head, then kept as its
-    text and read as looked up: the same values, decoded, every line there."""
+    """A large head (a SIP call's channel data, 7 KB) is kept as its text and read as looked
+    up: the same values, decoded, every line there; like an event's, its lines are checked
+    when all of them are read."""
     sip = "".join(f"variable_sip_h_X-Header-{i}: value%20{i}\n" for i in range(200))
     connect = (
         "Event-Name: CHANNEL_DATA\nCaller-Name: A%20B\nContent-Type: command/reply\n"
@@ -172,7 +173,11 @@ def test_the_connect_reply_of_a_sip_call_reads_the_same_kept_as_text() -> None:
     assert len(headers) == 205
     lines = connect.decode().split("\n")
     broken = "\n".join([*lines[:100], "garbage", *lines[100:]]).encode()
-    assert error_of([broken]) == "frame: header line without a name and colon: 'garbage'"
+    (message,) = parse_in([broken])
+    assert message.headers["Socket-Mode"] == "async"  # found as in the split lines
+    with pytest.raises(RemoteProtocolError) as caught:
+        len(message.headers)
+    assert str(caught.value) == "frame: header line without a name and colon: 'garbage'"
 
 
 def test_undecodable_bytes_in_a_head_are_replaced() -> None:
