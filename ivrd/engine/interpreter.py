@@ -8,6 +8,7 @@ trace, and `on.hangup` runs exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from ivrd.engine.transfer import run_queue, run_transfer
 from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
-from ivrd.esl.timeouts import current_clock, running_asyncio_loop
+from ivrd.esl.timeouts import deadline, running_asyncio_loop
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
 from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
@@ -236,11 +237,14 @@ async def run_call(
     clock = now or (lambda: datetime.now(UTC))
     uuid_token, flow_token = call_uuid.set(session.uuid), call_flow.set(flow.name)
     try:
-        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=current_clock())
+        # Found once per call, and read often (see ivrd.esl.timeouts.current_clock).
+        loop = running_asyncio_loop()
+        times = anyio.current_time if loop is None else loop.time
+        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=times)
         call = Call(session, flow, trace, secrets=secrets, now=clock())
         limit = max_steps or flow.defaults.max_steps or DEFAULT_MAX_STEPS
         interpreter = Interpreter(call, StepEnv(http_client, clock), limit)
-        await _run(call, interpreter, flow, dict(variables or {}))
+        await _run(call, interpreter, flow, dict(variables or {}), loop)
         return trace
     finally:
         call_uuid.reset(uuid_token)
@@ -251,11 +255,16 @@ HANGUP_EVENT_WAIT = 5.0
 """Seconds to wait, after the flow ended, for FreeSWITCH to report the call gone."""
 
 
-async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict[str, Any]) -> None:
+async def _run(
+    call: Call,
+    interpreter: Interpreter,
+    flow: Flow,
+    variables: dict[str, Any],
+    loop: asyncio.AbstractEventLoop | None,
+) -> None:
     trace, session = call.trace, call.session
     hung_up = Latch()
     flow_scope = anyio.CancelScope()
-    loop = running_asyncio_loop()
 
     # In the session's reader, in order, as FreeSWITCH sends the events: no task per event.
     def on_hangup(event: Event) -> None:
@@ -281,28 +290,34 @@ async def _run(call: Call, interpreter: Interpreter, flow: Flow, variables: dict
     if log.isEnabledFor(logging.DEBUG):
         log.debug("call started", extra={"caller": call.namespace.get("caller_id_number")})
 
+    async def run_flow() -> None:
+        with flow_scope:
+            trace.disposition = await _run_flow(call, interpreter, flow, variables)
+        if flow_scope.cancelled_caught:
+            trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
+        if trace.disposition != "disconnected" and not hung_up.is_set():
+            # on.hangup runs once the call is gone (CHANNEL_HANGUP_COMPLETE), as promised.
+            await hung_up.wait(deadline(HANGUP_EVENT_WAIT, trace.clock))
+
     try:
-        async with anyio.create_task_group() as tasks:
-            call.background.tasks = tasks
-            if flow.on.call_longer_than is not None:
-                hook = flow.on.call_longer_than
+        if not (flow.on.key or flow.on.call_longer_than):
+            await run_flow()  # nothing can start work beside the flow: no task group needed
+        else:
+            # A key hook breaks the running prompt, the long-call timer waits: beside the flow.
+            async with anyio.create_task_group() as tasks:
+                call.background.tasks = tasks
+                if flow.on.call_longer_than is not None:
+                    hook = flow.on.call_longer_than
 
-                async def long_call_timer() -> None:
-                    await anyio.sleep(hook.after.total_seconds())
-                    call.interrupts.fire("call_longer_than", hook)
+                    async def long_call_timer() -> None:
+                        await anyio.sleep(hook.after.total_seconds())
+                        call.interrupts.fire("call_longer_than", hook)
 
-                call.background.start_soon(long_call_timer)
-            with flow_scope:
-                trace.disposition = await _run_flow(call, interpreter, flow, variables)
-            if flow_scope.cancelled_caught:
-                trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
-            if trace.disposition != "disconnected" and not hung_up.is_set():
-                # on.hangup runs once the call is gone (CHANNEL_HANGUP_COMPLETE), as promised.
-                with anyio.move_on_after(HANGUP_EVENT_WAIT):
-                    await hung_up.wait()
-            call.background.tasks = None
-            if call.background.running:
-                tasks.cancel_scope.cancel()
+                    call.background.start_soon(long_call_timer)
+                await run_flow()
+                call.background.tasks = None
+                if call.background.running:
+                    tasks.cancel_scope.cancel()
     finally:
         call.background.tasks = None
         for remove in removers:
