@@ -93,22 +93,29 @@ class Daemon:
     process: anyio.abc.Process
     log: DaemonLog
     backend: str
+    stderr_read: anyio.Event = field(default_factory=anyio.Event)
 
     @property
     def pid(self) -> int:
         return self.process.pid
 
     async def read_stderr(self) -> None:
+        """Until the daemon's stderr ends (`stderr_read` is then set)."""
         assert self.process.stderr is not None
         buffered = b""
-        with self.log.file.open("ab") as copy:
-            async for chunk in self.process.stderr:
-                copy.write(chunk)
-                buffered += chunk
-                *complete, buffered = buffered.split(b"\n")
-                for raw in complete:
-                    if raw.strip():
-                        self.log.take(raw)
+        try:
+            with self.log.file.open("ab") as copy:
+                async for chunk in self.process.stderr:
+                    copy.write(chunk)
+                    buffered += chunk
+                    *complete, buffered = buffered.split(b"\n")
+                    for raw in complete:
+                        if raw.strip():
+                            self.log.take(raw)
+        except anyio.ClosedResourceError:
+            pass  # closed under us: the process was killed and closed
+        finally:
+            self.stderr_read.set()
 
 
 def write_setup(work: Path, crm_port: int, max_calls: int) -> Path:

@@ -166,6 +166,10 @@ async def run_soak(options: Options) -> dict[str, Any]:
             if daemon.process.returncode is None:
                 daemon.process.kill()
                 report["daemon_exit_code"] = "killed: did not stop within 60 s of SIGTERM"
+            # Its last lines, then the end of its stderr, before the process is closed: a
+            # stream closed while it is being read fails the reader (on trio).
+            with anyio.move_on_after(10):
+                await daemon.stderr_read.wait()
         tasks.cancel_scope.cancel()
     log = daemon.log
     warm.settle(log.started, log.finished)

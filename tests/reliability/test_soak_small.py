@@ -42,8 +42,17 @@ def test_a_small_soak_loses_nothing_and_leaks_nothing(tmp_path: Path) -> None:
         name = f"daemon-{daemon}-fake-{fake}"
         report = tmp_path / f"{name}.json"
         runs[name] = (start(daemon, fake, report, tmp_path / name), report)
+    printouts = {}
+    try:
+        for name, (process, _) in runs.items():
+            printouts[name], _ = process.communicate(timeout=300)
+    finally:
+        for process, _ in runs.values():  # a failed run leaves no process behind
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
     for name, (process, report_file) in runs.items():
-        printout, _ = process.communicate(timeout=300)
+        printout = printouts[name]
         assert process.returncode == 0, f"{name}:\n{printout}"
         report: dict[str, Any] = json.loads(report_file.read_text(encoding="utf-8"))
         soak, daemon = report["soak"], report["daemon"]
