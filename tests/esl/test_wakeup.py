@@ -24,6 +24,10 @@ SHORT = 0.05
 WAIT = 10.0
 
 
+async def wait_into(wakeup: Wakeup, results: list[bool]) -> None:
+    results.append(await wakeup.wait())
+
+
 async def test_a_wakeup_set_before_the_wait_returns_true() -> None:
     wakeup = Wakeup()
     wakeup.set()
@@ -38,12 +42,9 @@ async def test_a_wakeup_set_while_waited_on_returns_true() -> None:
     wakeup.move(anyio.current_time() + 3600)
     results: list[bool] = []
 
-    async def waiter() -> None:
-        results.append(await wakeup.wait())
-
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(waiter)
+            task_group.start_soon(wait_into, wakeup, results)
             await anyio.wait_all_tasks_blocked()
             wakeup.set()
             wakeup.set()  # a second set changes nothing
@@ -67,12 +68,9 @@ async def test_a_deadline_moved_during_the_wait_replaces_the_first() -> None:
     wakeup.move(anyio.current_time() + SHORT)
     results: list[bool] = []
 
-    async def waiter() -> None:
-        results.append(await wakeup.wait())
-
     with anyio.fail_after(WAIT):
         async with anyio.create_task_group() as task_group:
-            task_group.start_soon(waiter)
+            task_group.start_soon(wait_into, wakeup, results)
             await anyio.wait_all_tasks_blocked()
             wakeup.move(float("inf"))
             await anyio.sleep(4 * SHORT)  # past the first deadline: the wait goes on
