@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
@@ -115,14 +116,27 @@ def esl_decode(file: str, frames: bool) -> None:
 @click.option("--check", is_flag=True, help="Validate the configuration and flows, then exit.")
 def serve(config_path: str | None, check: bool) -> None:
     """Serve calls from FreeSWITCH's outbound socket until SIGTERM (exit 3: could not start)."""
-    from ivrd import daemon
-
     if check:
+        from ivrd import daemon
+
         report = daemon.check(config_path)
         click.echo("".join(f"{d}\n" for d in report.diagnostics), err=True, nl=False)
         click.echo(report.summary(), err=True)
         raise SystemExit(report.exit_code)
-    raise SystemExit(daemon.run_daemon(config_path))
+    # Start-up (imports, the flows) takes a second or so before the daemon listens for signals
+    # itself. A `docker stop` or `systemctl stop` in that second would kill the process (143);
+    # until then SIGTERM stops it as Ctrl-C does: a clean exit 0.
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        from ivrd import daemon
+
+        code = daemon.run_daemon(config_path)
+    except KeyboardInterrupt:
+        click.echo("ivrd: interrupted before serving; stopped", err=True)
+        code = 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    raise SystemExit(code)
 
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])

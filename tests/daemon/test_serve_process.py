@@ -31,6 +31,8 @@ from ivrd.testing import Answered, Caller, CallRecord, Channel, FakeFreeSWITCH, 
 pytestmark = pytest.mark.anyio
 
 REPO = Path(__file__).resolve().parents[2]
+WAIT_START = 30.0
+"""Seconds a start-up may take at most on a busy machine."""
 RUN_ON_TRIO = (
     "import sys; from ivrd.daemon import run_daemon; "
     "sys.exit(run_daemon(sys.argv[1], backend='trio'))"
@@ -333,3 +335,30 @@ async def test_the_example_flows_run_end_to_end(anyio_backend: str) -> None:
     assert daemon.count("call trace") == 2
     logged = "\n".join(json.dumps(line) for line in daemon.lines)
     assert secret not in logged
+
+
+def _catches_sigterm(pid: int) -> bool:
+    """Whether the process has a handler of its own for SIGTERM (/proc: SigCgt)."""
+    status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    caught = next(line for line in status.splitlines() if line.startswith("SigCgt:"))
+    return bool(int(caught.split()[1], 16) & (1 << (signal.SIGTERM - 1)))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs /proc to see handlers")
+@pytest.mark.parametrize("anyio_backend", ["asyncio"])
+async def test_sigterm_during_start_up_stops_it_cleanly(tmp_path: Path, anyio_backend: str) -> None:
+    """`docker stop` in the second `ivrd serve` takes to start (imports, flows) exits 0, as
+    Ctrl-C does, rather than killing the process (143). The signal goes as soon as the process
+    handles SIGTERM, which it does from the start of `serve`, long before it serves."""
+    config = drain_config(tmp_path, "1s")
+    async with ivrd_serve(config, anyio_backend) as daemon:
+        with anyio.fail_after(WAIT_START):
+            # Polled: another process's signal handlers announce themselves nowhere else.
+            while not _catches_sigterm(daemon.process.pid):  # noqa: ASYNC110
+                await anyio.sleep(0.005)
+        daemon.signal(signal.SIGTERM)
+        with anyio.fail_after(WAIT_START):
+            code = await daemon.exit_code()
+    assert code == 0
+    assert daemon.count("serving on") == 0
+    assert any("interrupted before serving; stopped" in text for text in daemon.messages())
