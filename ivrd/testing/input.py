@@ -37,11 +37,24 @@ def split_arguments(text: str, limit: int = 1024) -> list[str]:
     return separate_string(text, " ", limit)
 
 
-def _int(words: list[str], index: int, default: int) -> int:
-    try:
-        return int(words[index])
-    except (IndexError, ValueError):
+_ATOI = re.compile(r"[ \t\n\v\f\r]*([+-]?[0-9]+)")
+
+
+def _atoi(words: list[str], index: int, default: int) -> int:
+    """C's atoi of an argument, as mod_dptools reads numbers (`12x` is 12, `x` is 0);
+    `default` when the argument is not there at all."""
+    if index >= len(words):
         return default
+    number = _ATOI.match(words[index])
+    return int(number.group(1)) if number is not None else 0
+
+
+def _terminators(words: list[str], index: int) -> str:
+    """`#` when absent or empty, as mod_dptools does; `none` is no key at all."""
+    given = words[index] if index < len(words) else ""
+    if not given:
+        return "#"
+    return "" if given.lower() == "none" else given
 
 
 async def _collect(
@@ -147,16 +160,18 @@ async def ivr_read(
 
 async def play_and_get_digits(call: Execution, running: RunningApp) -> str | None:
     words = split_arguments(running.arg, PLAY_AND_GET_DIGITS_WORDS)
-    min_digits = _int(words, 0, 0)
-    max_digits = _int(words, 1, 128)
-    tries = max(1, _int(words, 2, 1))
-    timeout_ms = _int(words, 3, 5000)
-    terminators = words[4] if len(words) > 4 and words[4].lower() != "none" else ""
+    # mod_dptools' rules: what is missing is 0 (tries too: no try at all), a timeout of a
+    # second or less is a second, max is at least min, no terminator given is `#`.
+    min_digits = max(0, _atoi(words, 0, 0))
+    max_digits = max(min_digits, _atoi(words, 1, 0))
+    tries = _atoi(words, 2, 0)
+    timeout_ms = max(1000, _atoi(words, 3, 1000))
+    terminators = _terminators(words, 4)
     prompt = words[5] if len(words) > 5 else ""
     invalid = words[6] if len(words) > 6 else ""
     variable = words[7] if len(words) > 7 else "pagd_input"
     regex = words[8] if len(words) > 8 else ""
-    digit_timeout_ms = _int(words, 9, 0)
+    digit_timeout_ms = max(0, _atoi(words, 9, 0))
     state = call.state
     if regex and variable:
         state.set_var(f"{variable}_invalid", None)
@@ -198,15 +213,18 @@ def _matches(digits: str, regex: str) -> bool:
 
 async def read(call: Execution, running: RunningApp) -> str | None:
     words = split_arguments(running.arg, READ_WORDS)
+    # mod_dptools' rules for `read`: at least one digit, max at least min, a timeout of a
+    # second or less is a second, no terminator given is `#`.
+    min_digits = max(1, _atoi(words, 0, 0))
     await ivr_read(
         call,
         running,
-        min_digits=_int(words, 0, 0),
-        max_digits=_int(words, 1, 128),
+        min_digits=min_digits,
+        max_digits=max(min_digits, _atoi(words, 1, 0)),
         prompt=words[2] if len(words) > 2 else "",
         variable=words[3] if len(words) > 3 else "",
-        timeout_ms=_int(words, 4, 5000),
-        terminators=words[5] if len(words) > 5 else "#",
-        digit_timeout_ms=_int(words, 6, 0),
+        timeout_ms=max(1000, _atoi(words, 4, 1000)),
+        terminators=_terminators(words, 5),
+        digit_timeout_ms=max(0, _atoi(words, 6, 0)),
     )
     return None

@@ -240,3 +240,49 @@ async def test_read_with_an_empty_prompt() -> None:
     await run_call(FakeFreeSWITCH(), script, caller(Press("42#", during="read", delay=0.1)))
     assert results[0]["variable_pin"] == "42"
     assert results[0]["variable_read_result"] == "success"
+
+
+@pytest.mark.anyio
+@trio_only
+async def test_a_timeout_of_a_second_or_less_waits_a_second_as_mod_dptools_makes_it() -> None:
+    done, took = await pagd(caller(), "1 5 1 200 # prompt.wav invalid.wav digits")
+    assert done["variable_read_result"] == "failure"
+    assert took == pytest.approx(2.0 + 1.0 + 1.0)
+
+
+@pytest.mark.anyio
+@trio_only
+async def test_no_terminator_given_is_hash_and_none_is_no_key() -> None:
+    keys = caller(Press("12#", during="play_and_get_digits", delay=0.5))
+    done, _ = await pagd(keys, "1 5 1 3000 '' prompt.wav invalid.wav digits")
+    assert done["variable_digits"] == "12"
+    assert done["variable_read_terminator_used"] == "#"
+    keys = caller(Press("12#", during="play_and_get_digits", delay=0.5))
+    done, _ = await pagd(keys, "1 5 1 3000 none prompt.wav invalid.wav digits")
+    assert done.get("variable_read_terminator_used") is None
+    assert done["variable_digits"] == "12#"  # `#` is a key like any other
+
+
+@pytest.mark.anyio
+@trio_only
+async def test_no_tries_given_is_no_try_at_all() -> None:
+    done, took = await pagd(caller(), "1 5")
+    assert done.get("variable_read_result") is None  # nothing was read
+    assert took == pytest.approx(0.0, abs=0.05)
+
+
+@pytest.mark.anyio
+@trio_only
+async def test_read_takes_at_least_one_digit_and_reads_numbers_as_atoi_does() -> None:
+    results: list[Event] = []
+
+    async def script(server: Server) -> None:
+        await server.start()
+        # min 0 is 1; `4x` is 4; no terminator given is `#`.
+        results.append(await server.run("read", "0 4x prompt.wav pin 3000 ''"))
+        await server.send_app("hangup")
+        await server.finish()
+
+    await run_call(FakeFreeSWITCH(), script, caller(Press("#", during="read", delay=0.1)))
+    assert results[0]["variable_read_result"] == "failure"  # no digit: fewer than min 1
+    assert results[0]["variable_read_terminator_used"] == "#"
