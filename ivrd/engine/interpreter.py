@@ -28,7 +28,7 @@ from ivrd.engine.transfer import run_queue, run_transfer
 from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import Event
-from ivrd.esl.timeouts import deadline, running_asyncio_loop
+from ivrd.esl.timeouts import deadline, loop_clock, running_asyncio_loop
 from ivrd.flow import Flow
 from ivrd.flow.routes import Choice, Route
 from ivrd.flow.steps import HangupStep, InputStep, QueueStep, RunStep, TransferStep
@@ -239,8 +239,7 @@ async def run_call(
     try:
         # Found once per call, and read often (see ivrd.esl.timeouts.current_clock).
         loop = running_asyncio_loop()
-        times = anyio.current_time if loop is None else loop.time
-        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=times)
+        trace = Trace(session.uuid, flow.name, Redactor(secrets.values()), clock=loop_clock(loop))
         call = Call(session, flow, trace, secrets=secrets, now=clock())
         limit = max_steps or flow.defaults.max_steps or DEFAULT_MAX_STEPS
         interpreter = Interpreter(call, StepEnv(http_client, clock), limit)

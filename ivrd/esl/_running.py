@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Callable
 from uuid import uuid4
 
 from ivrd.esl import _requests
 from ivrd.esl._requests import Completion
 from ivrd.esl.connection import ReplyWaiter
 from ivrd.esl.errors import CommandError, ConnectionClosed
-from ivrd.esl.timeouts import deadline
+from ivrd.esl.timeouts import deadline, loop_clock
 
 # Event-UUIDs only need to be unique (FreeSWITCH echoes them back as Application-UUID): a
 # random prefix for this process and a counter, shaped like a uuid4, without a system call each.
@@ -39,19 +38,18 @@ class RunningApp(Completion):
         *,
         reply: float | None,
         after_reply: float | None,
-        clock: Callable[[], float],
         loop: asyncio.AbstractEventLoop | None,
     ) -> None:
         """`reply` seconds bound the wait until FreeSWITCH accepts the `sendmsg`; from then
-        on `after_reply` do (None: no limit). `clock` and `loop`: the session's (see
-        `timeouts.current_clock`)."""
+        on `after_reply` do (None: no limit). `loop`: the session's running asyncio loop, if
+        any (see `timeouts.current_clock`)."""
         super().__init__(loop)
         self.name = name
         self.event_uuid = new_event_uuid()
         self.interrupted = False
         self.replied = False
         self._after_reply = after_reply
-        self._clock = clock
+        self._clock = clock = loop_clock(loop)
         self.limit(deadline(reply, clock))
 
     def on_reply(self, waiter: ReplyWaiter) -> None:

@@ -49,7 +49,13 @@ from ivrd.esl.protocol import (
     Message,
     commands,
 )
-from ivrd.esl.timeouts import DEFAULT_TIMEOUTS, Timeouts, deadline, running_asyncio_loop
+from ivrd.esl.timeouts import (
+    DEFAULT_TIMEOUTS,
+    Timeouts,
+    deadline,
+    loop_clock,
+    running_asyncio_loop,
+)
 
 logger = logging.getLogger("ivrd.esl")
 
@@ -170,7 +176,6 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             app,
             reply=timeouts.reply,
             after_reply=timeouts.application,
-            clock=self._clock,
             loop=self._loop,
         )
         data = commands.execute(app, arg, event_uuid=running.event_uuid, loops=loops)
@@ -285,7 +290,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
     async def run(self, handler: CallHandler) -> None:
         """Set the call up, run `handler(self)`, tear down. Raises only cancellation."""
         self._loop = running_asyncio_loop()
-        self._clock = anyio.current_time if self._loop is None else self._loop.time
+        self._clock = loop_clock(self._loop)
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
             # Shielded: when the call is cancelled (server shutdown) the teardown still needs

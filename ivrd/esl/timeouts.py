@@ -7,14 +7,11 @@ a session or client applies itself, each raising `ESLTimeout` with a message nam
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from math import inf
 
 import anyio
-
-from ivrd.esl.errors import ESLTimeout
 
 _current_library: Callable[[], str] | None
 try:
@@ -63,7 +60,11 @@ def current_clock() -> Callable[[], float]:
     running loop that the process did not fork: a getpid system call, slow in a virtual
     machine. A call's session and trace read the clock dozens of times: they take it once.
     """
-    loop = running_asyncio_loop()
+    return loop_clock(running_asyncio_loop())
+
+
+def loop_clock(loop: asyncio.AbstractEventLoop | None) -> Callable[[], float]:
+    """`current_clock` for a loop already found (`running_asyncio_loop`)."""
     return anyio.current_time if loop is None else loop.time
 
 
@@ -75,20 +76,3 @@ def running_asyncio_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
-
-
-@contextmanager
-def time_limit(seconds: float | None, what: str) -> Iterator[None]:
-    """Apply one of these defaults around a wait: past it, ESLTimeout(f"{what} within N s").
-
-    `what` reads as the failure: "no answer from FreeSWITCH at 10.0.0.5:8021 to `api status`".
-
-    Cancellation from outside (the caller's own `fail_after`) passes through untouched.
-    """
-    if seconds is None:
-        yield
-        return
-    with anyio.move_on_after(seconds) as scope:
-        yield
-    if scope.cancelled_caught:
-        raise ESLTimeout(f"{what} within {seconds:g} s")
