@@ -264,6 +264,7 @@ async def _run(
     trace, session = call.trace, call.session
     hung_up = Latch()
     flow_scope = anyio.CancelScope()
+    flow_ended = False
 
     # In the session's reader, in order, as FreeSWITCH sends the events: no task per event.
     def on_hangup(event: Event) -> None:
@@ -279,7 +280,11 @@ async def _run(
         if loop is None:
             flow_scope.cancel()
         else:
-            loop.call_soon(flow_scope.cancel)
+            loop.call_soon(cancel_flow)
+
+    def cancel_flow() -> None:
+        if not flow_ended:  # (anyio's cancel costs as much for a scope already left)
+            flow_scope.cancel()
 
     removers = [
         session.listen(call.interrupts.on_dtmf, "DTMF"),
@@ -290,8 +295,10 @@ async def _run(
         log.debug("call started", extra={"caller": call.namespace.get("caller_id_number")})
 
     async def run_flow() -> None:
+        nonlocal flow_ended
         with flow_scope:
             trace.disposition = await _run_flow(call, interpreter, flow, variables)
+        flow_ended = True
         if flow_scope.cancelled_caught:
             trace.disposition = "hangup" if call.hanging_up else "caller_hangup"
         if trace.disposition != "disconnected" and not hung_up.is_set():

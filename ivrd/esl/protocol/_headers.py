@@ -31,10 +31,6 @@ from ivrd.esl.protocol._errors import RemoteProtocolError
 # FreeSWITCH writes `_undef_` for a header whose value is the empty string.
 UNDEFINED = "_undef_"
 
-# What the one-pass decoder cannot decode as unquote does: a `%` that starts no escape (unquote
-# keeps it), and `%00`, a NUL, which separates the values there (FreeSWITCH's values are C
-# strings: they never hold one).
-_NOT_AT_ONCE = re.compile(r"%(?:(?![0-9A-Fa-f]{2})|00)")
 
 
 def _fold(name: str) -> str:
@@ -81,14 +77,25 @@ def _decode_joined(joined: str) -> list[str] | None:
     escapes) cost urllib's `unquote` a Python loop turn per escape. Joined, the values are
     decoded at once by binascii's quoted-printable decoder, a C loop: with every `=` escaped
     first and every `%` turned into `=`, its `=XX` escapes are exactly the `%XX` ones, and
-    UTF-8 decoding restarts at each NUL, so each value comes out as if decoded alone. Text that
-    is not ASCII, a `%` that starts no escape, or a `%00` is left to the value-by-value rules.
+    UTF-8 decoding restarts at each NUL, so each value comes out as if decoded alone.
+
+    What it would decode otherwise is left to the value-by-value rules: text that is not ASCII,
+    a line break (quoted-printable's soft line break, `=` before one, would drop it), a `%`
+    that starts no escape (unquote keeps it), and `%00` (a NUL, which separates the values
+    here: FreeSWITCH's values are C strings, they never hold one). These are found by
+    counting, not by a search of the text: each escape decoded takes three characters to one,
+    every other thing quoted-printable does with an `=` (keep it, keep it for `==`, drop one at
+    the end) shrinks the text less, and a decoded NUL adds a value.
     """
     if "%" not in joined:
         decoded = joined.split("\0")
-    elif joined.isascii() and _NOT_AT_ONCE.search(joined) is None:
-        text = a2b_qp(joined.replace("=", "=3D").replace("%", "=")).decode("utf-8", "replace")
-        decoded = text.split("\0")
+    elif joined.isascii() and "\n" not in joined and "\r" not in joined:
+        data = a2b_qp(joined.replace("=", "=3D").replace("%", "="))
+        if len(data) != len(joined) - 2 * joined.count("%"):
+            return None
+        decoded = data.decode("utf-8", "replace").split("\0")
+        if len(decoded) != joined.count("\0") + 1:
+            return None
     else:
         return None
     if UNDEFINED in joined:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from ivrd.esl.protocol._errors import RemoteProtocolError
-from ivrd.esl.protocol._events import CONTENT_TYPES, Event
+from ivrd.esl.protocol._events import CONTENT_TYPES, Event, EventFormat
 from ivrd.esl.protocol._headers import Headers, parse_header_lines
 from ivrd.esl.protocol._messages import (
     MESSAGE_TYPES,
@@ -66,7 +66,10 @@ class _FrameBuffer(Generic[HeadT]):
         if max_frame_size < 1 or max_head_size < 1:
             raise ValueError("frame and head size limits must be positive")
         self._parse_head = parse_head
-        self._buf = bytearray()
+        # What was read and not yet handed out. Bytes as they came while frames arrive whole
+        # (the usual case: no copy into a buffer, and a body is one slice); a bytearray that
+        # grows only while a frame arrives in pieces.
+        self._buf: bytes | bytearray = b""
         self._pos = 0
         self._searched = 0
         self._head: HeadT | None = None
@@ -83,7 +86,21 @@ class _FrameBuffer(Generic[HeadT]):
             raise RuntimeError("data fed after end of file")
         # A failed stream is never read again: holding on to more of it would only grow.
         if self._error is None:
-            self._buf += data
+            buf = self._buf
+            if self._pos == len(buf):
+                self._buf = bytes(data)  # (no copy of bytes; a caller's bytearray may change)
+                self._pos = self._searched = 0
+            elif isinstance(buf, bytes):
+                # A frame arrives in pieces: from here on they are joined in a bytearray.
+                pos = self._pos
+                self._buf = bytearray(buf[pos:]) + data
+                self._pos = 0
+                self._searched = max(0, self._searched - pos)
+                if self._head is not None:  # its body's place moves with it
+                    self._body_start -= pos
+                    self._body_end -= pos
+            else:
+                buf += data
 
     def feed_eof(self) -> None:
         self._eof = True
@@ -156,7 +173,7 @@ class _FrameBuffer(Generic[HeadT]):
             self._body_end = end + 2 + length
         if len(buf) < self._body_end:
             return self._at_end()
-        body = bytes(buf[self._body_start : self._body_end])
+        body = bytes(buf[self._body_start : self._body_end])  # (a slice of bytes is bytes)
         self._pos = self._searched = self._body_end
         self._head = None
         return self._take(head, body)
@@ -172,10 +189,10 @@ class _FrameBuffer(Generic[HeadT]):
         if pos == len(self._buf):
             # Everything read: free it now (nothing to move), or each of a thousand idle
             # connections would keep up to 64 KiB of frames it has already handed out.
-            self._buf.clear()
+            self._buf = b""
             self._pos = self._searched = 0
         elif pos > 65536 and pos * 2 > len(self._buf):
-            del self._buf[:pos]
+            self._buf = self._buf[pos:]
             self._pos = 0
             self._searched = max(0, self._searched - pos)
 
@@ -198,12 +215,30 @@ _HEAD_KEPT_AS_TEXT = 1024
 
 _EVENT_HEAD_START = "Content-Length: "
 _EVENT_HEAD_END = "\nContent-Type: text/event-plain"
-_SMALL_HEADS: dict[str, tuple[Headers, str | None]] = {}
-"""Heads without a body seen before (`+OK` replies, the same few every call), parsed once."""
+
+MessageMaker = Callable[[Headers, bytes], Message]
+"""Makes a frame's message from its head's headers and its body: a message class, or one
+that reads the body as an event."""
+_Head = tuple[Headers, MessageMaker]
+
+
+def _event_maker(event_format: EventFormat) -> MessageMaker:
+    def make(headers: Headers, body: bytes) -> Message:
+        return EventMessage(headers, body, Event.from_bytes(body, event_format))
+
+    return make
+
+
+_EVENT_MAKERS = {content_type: _event_maker(fmt) for content_type, fmt in CONTENT_TYPES.items()}
+_PLAIN_EVENT = _EVENT_MAKERS["text/event-plain"]
+
+_SMALL_HEADS: dict[str, tuple[_Head, str | None]] = {}
+"""Heads without a body seen before (`+OK` replies, the same few every call), read once."""
 _SMALL_HEADS_KEPT = 64
 
 
-def _parse_message_head(head: str) -> tuple[Headers, str | None]:
+def _parse_message_head(head: str) -> tuple[_Head, str | None]:
+    """The head's headers and what makes its message, with its raw Content-Length."""
     known = _SMALL_HEADS.get(head)
     if known is not None:
         return known
@@ -212,7 +247,7 @@ def _parse_message_head(head: str) -> tuple[Headers, str | None]:
         value = head[len(_EVENT_HEAD_START) : -len(_EVENT_HEAD_END)]
         if "\n" not in value and ":" not in value:
             pairs = [("Content-Length", value), ("Content-Type", "text/event-plain")]
-            return Headers(pairs), value
+            return (Headers(pairs), _PLAIN_EVENT), value
     if len(head) <= _HEAD_KEPT_AS_TEXT:
         headers = Headers(parse_header_lines(head, "frame"))  # a malformed line raises now
     else:
@@ -222,15 +257,29 @@ def _parse_message_head(head: str) -> tuple[Headers, str | None]:
         # 7 KB of a SIP call's channel data costs a third of what reading a call's events
         # does); the framing (Content-Length) is looked up, as in any head.
         headers = Headers.from_text(head, "frame")
-        if headers.get("Content-Type") == "command/reply" and "Event-Name" in headers:
-            headers = Headers.from_text(head, "frame", encoded=True)
     length = headers.raw("Content-Length")
+    parsed = _with_maker(headers, head), length
     if length is None and len(head) <= 200:
         # Shared by the messages that come with this head: a Headers is read-only.
         if len(_SMALL_HEADS) >= _SMALL_HEADS_KEPT:
             _SMALL_HEADS.clear()
-        _SMALL_HEADS[head] = headers, None
-    return headers, length
+        _SMALL_HEADS[head] = parsed
+    return parsed
+
+
+def _with_maker(headers: Headers, head: str) -> _Head:
+    content_type = headers.get("Content-Type") or ""
+    event_maker = _EVENT_MAKERS.get(content_type)
+    if event_maker is not None:
+        return headers, event_maker
+    if content_type == "command/reply" and "Event-Name" in headers:
+        # The reply to `connect` is the channel data, percent-encoded like an event.
+        if len(head) > _HEAD_KEPT_AS_TEXT:
+            headers = Headers.from_text(head, "frame", encoded=True)
+        else:
+            headers = Headers(headers.raw_pairs(), encoded=True)
+        return headers, CommandReply
+    return headers, MESSAGE_TYPES.get(content_type, RawMessage)
 
 
 def _parse_command_head(head: str) -> tuple[tuple[str, Headers], str | None]:
@@ -263,7 +312,7 @@ class Parser:
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         max_head_size: int = DEFAULT_MAX_HEAD_SIZE,
     ) -> None:
-        self._frames = _FrameBuffer(
+        self._frames: _FrameBuffer[_Head] = _FrameBuffer(
             _parse_message_head, max_frame_size, max_head_size, "FreeSWITCH"
         )
 
@@ -287,8 +336,8 @@ class Parser:
         frame = self._frames.next_frame()
         if isinstance(frame, Sentinel):
             return frame
-        headers, body = frame
-        return _make_message(headers, body)
+        (headers, make), body = frame
+        return make(headers, body)
 
     def __iter__(self) -> Iterator[Message]:
         """The messages available now (stops at NEED_DATA or CLOSED)."""
@@ -297,19 +346,6 @@ class Parser:
             if isinstance(message, Sentinel):
                 return
             yield message
-
-
-def _make_message(headers: Headers, body: bytes) -> Message:
-    content_type = headers.get("Content-Type") or ""
-    event_format = CONTENT_TYPES.get(content_type)
-    if event_format is not None:
-        return EventMessage(headers, body, Event.from_bytes(body, event_format))
-    if content_type == "command/reply" and "Event-Name" in headers:
-        # The reply to `connect` is the channel data, percent-encoded like an event.
-        if not headers.encoded:
-            headers = Headers(headers.raw_pairs(), encoded=True)
-        return CommandReply(headers, body)
-    return MESSAGE_TYPES.get(content_type, RawMessage)(headers, body)
 
 
 @dataclass(frozen=True, slots=True, eq=True)

@@ -84,6 +84,29 @@ def test_stream_parses_the_same_however_it_is_chunked(chunks: list[bytes]) -> No
     assert event.event.body is None
 
 
+@pytest.mark.parametrize("cut", [len(AUTH + OK + API) - 5, len(AUTH + OK) + 46, len(STREAM) - 3])
+def test_a_body_split_after_whole_frames_in_the_same_read(cut: int) -> None:
+    # The first read holds whole frames and a frame cut inside its body (or head): what is
+    # left of it moves to the front of the buffer, its body's place with it.
+    parser = Parser()
+    parser.feed(STREAM[:cut])
+    first = list(parser)
+    parser.feed(STREAM[cut:])
+
+    assert first + list(parser) == EXPECTED
+    assert parser.buffered == 0
+
+
+def test_a_buffer_fed_is_read_as_it_was_when_fed() -> None:
+    # A caller may reuse its buffer: what was fed must not change with it.
+    parser = Parser()
+    chunk = bytearray(OK)
+    parser.feed(chunk)
+    chunk[:] = b"x" * len(chunk)
+
+    assert list(parser) == [EXPECTED[1]]
+
+
 def test_a_partial_frame_waits_for_the_rest() -> None:
     parser = Parser()
     parser.feed(AUTH + OK[:10])
@@ -398,6 +421,6 @@ def test_each_head_reads_as_the_line_rules_say_the_first_time_and_after(head: st
     expected = parse_header_lines(head, "frame")
 
     for _ in range(2):
-        headers, length = _parse_message_head(head)
+        (headers, _), length = _parse_message_head(head)
         assert headers.raw_pairs() == expected
         assert length == dict(expected).get("Content-Length")
