@@ -32,7 +32,6 @@ from ivrd.esl.protocol._errors import RemoteProtocolError
 UNDEFINED = "_undef_"
 
 
-
 def _fold(name: str) -> str:
     return name.lower().replace("_", "-")
 
