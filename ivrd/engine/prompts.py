@@ -4,21 +4,28 @@ Outside input steps each prompt item is one application, so the trace shows what
 and a key hook can stop it between items: `play` is `playback`, `say` is `speak` (the flow's
 TTS engine and voice), `phrase` is `phrase`, `digits` and `number` are mod_say's `say`.
 
-An input step has one play_and_get_digits per attempt, which takes one file string; its items
-are joined into `file_string://a!b` with FreeSWITCH's own prefixes (`say:` speaks with the
-channel's `tts_engine`/`tts_voice`, `phrase:macro:data`). mod_say has no file-string form, so
-`digits`/`number` items and everything before them are played first, as ordinary prompts.
+An input step has one play_and_get_digits per attempt, which takes one file; what it cannot
+take is played first, as ordinary prompts. switch_ivr_play_file speaks a file `say:TEXT` (with
+the channel's `tts_engine`/`tts_voice`) and runs `phrase:macro:data`, but only as the whole
+file: in `file_string://a!b` every part is opened as a sound file, and a `say:` or `phrase:`
+part, which is none, is skipped unheard. So the file is the last item if it is a `say` or a
+`phrase`, else the sound files at the end (joined into a file string); mod_say has no file
+form at all.
 
-The file string is one word of play_and_get_digits' space-separated argument, so text with
-spaces (a `say:` sentence) is put in single quotes, which FreeSWITCH's switch_separate_string
-keeps together and strips. Inside it, a `'` would end the quotes and a `!` would split the file
-string, so in spoken text they become a typographic apostrophe (U+2019) and `.` (the voice
-reads them the same).
+Spoken text reaches the engine as rendered. FreeSWITCH expands the argument (`\\\\` becomes
+`\\`, `\\'` disappears, `\\$` and `$$` are one `$`) and play_and_get_digits cuts it into words
+with switch_separate_string (quotes kept together and dropped, `\\n`, `\\s`, `\\\\`...
+undone): the text is escaped for each of these passes (ivrd.esl.verbatim, through
+`speak_arg` for speak), while the author's `${...}` still expands. In play_and_get_digits'
+word, spaces collapse to one and a `'` (which would end the quotes) becomes a typographic
+apostrophe (U+2019), which the voice reads the same.
 """
 
 from __future__ import annotations
 
 from ivrd.engine.call import Call, Frame
+from ivrd.esl import applications as args
+from ivrd.esl.verbatim import file_word
 from ivrd.flow.prompts import (
     DigitsItem,
     NumberItem,
@@ -43,7 +50,7 @@ async def play_item(call: Call, frame: Frame, item: PromptItem) -> None:
     elif isinstance(item, SayItem):
         tts = frame.flow.tts
         engine, voice = item.engine or tts.engine, item.voice or tts.voice
-        await call.app("speak", f"{engine}|{voice}|{call.render(item.say, frame)}")
+        await call.app("speak", args.speak_arg(call.render(item.say, frame), engine, voice))
     elif isinstance(item, PhraseItem):
         data = call.render(item.data, frame) if item.data is not None else ""
         await call.app("phrase", f"{item.phrase},{data}" if data else item.phrase)
@@ -64,7 +71,7 @@ async def play(call: Call, frame: Frame, use: PromptUse | None) -> None:
 
 
 def _spoken(text: str) -> str:
-    return " ".join(text.replace("'", "\u2019").replace("!", ".").split())
+    return " ".join(text.replace("'", "\u2019").split())
 
 
 def _file_part(call: Call, frame: Frame, item: PromptItem) -> str:
@@ -77,21 +84,31 @@ def _file_part(call: Call, frame: Frame, item: PromptItem) -> str:
     return f"phrase:{item.phrase}:{data}" if data else f"phrase:{item.phrase}"
 
 
-def argument_word(text: str) -> str:
-    """`text` as one word of a space-separated application argument."""
-    return f"'{text}'" if " " in text else text
+def argument_word(file: str) -> str:
+    """`file` as one word of play_and_get_digits' space-separated argument, such that
+    FreeSWITCH plays or speaks exactly `file` (see ivrd.esl.verbatim.file_word)."""
+    return file_word(file)
+
+
+def _file_start(parts: tuple[PromptItem, ...]) -> int:
+    """Where the items play_and_get_digits can take as its file begin: the sound files at the
+    end, or else a last `say` or `phrase` alone (nothing after a `digits` or `number`)."""
+    start = len(parts)
+    while start and isinstance(parts[start - 1], PlayItem):
+        start -= 1
+    if start == len(parts) and start and isinstance(parts[-1], SayItem | PhraseItem):
+        start -= 1
+    return start
 
 
 async def input_file(call: Call, frame: Frame, use: PromptUse) -> str:
-    """The file string for play_and_get_digits, after playing what cannot be part of it."""
+    """The file for play_and_get_digits, after playing what cannot be part of it (as it
+    should be played: `argument_word` makes it one word of the argument)."""
     parts = items(call, frame, use)
-    last_said = max(
-        (i for i, item in enumerate(parts) if isinstance(item, DigitsItem | NumberItem)),
-        default=-1,
-    )
-    for item in parts[: last_said + 1]:
+    start = _file_start(parts)
+    for item in parts[:start]:
         await play_item(call, frame, item)
-    rest = [_file_part(call, frame, item) for item in parts[last_said + 1 :]]
+    rest = [_file_part(call, frame, item) for item in parts[start:]]
     if not rest:
         return NEUTRAL_INVALID_FILE
     if len(rest) == 1:

@@ -165,7 +165,8 @@ class ApplicationMethods(ABC):
     async def speak(
         self, text: str, *, engine: str | None = None, voice: str | None = None
     ) -> ExecuteResult:
-        """Text to speech: `engine|voice|text`, or just the text with tts_engine/tts_voice set."""
+        """Text to speech: `engine|voice|text`, or just the text with tts_engine/tts_voice set;
+        the engine is handed `text` exactly, backslashes included (see `speak_arg`)."""
         return await self.execute("speak", args.speak_arg(text, engine, voice))
 
     async def send_dtmf(self, digits: str, *, duration_ms: int | None = None) -> ExecuteResult:

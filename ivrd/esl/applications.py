@@ -13,6 +13,7 @@ from typing import Literal
 
 from ivrd.esl.errors import ArgumentError
 from ivrd.esl.protocol import Event
+from ivrd.esl.verbatim import file_word, surviving_expansion
 
 VariableValue = str | int | float | bool
 
@@ -42,17 +43,10 @@ def _field(what: str, value: object) -> str:
 
 
 def _file_field(what: str, value: str) -> str:
-    """A file argument of play_and_get_digits/read, which may hold spaces (`say:Hello there`).
-
-    FreeSWITCH splits these arguments with switch_separate_string, which keeps a single-quoted
-    field together and drops the quotes; a quote inside the text would end the field early,
-    so it becomes a typographic apostrophe (text-to-speech reads both the same).
-    """
+    """A file argument of play_and_get_digits/read, which may hold spaces (`say:Hello there`)."""
     if not value or "\r" in value or "\n" in value:
         raise ArgumentError(f"{what} must be one line and not empty, got {value!r}")
-    if not any(ch.isspace() for ch in value):
-        return value
-    return "'" + value.replace("'", "\u2019") + "'"
+    return file_word(value)
 
 
 # ---------------------------------------------------------------------------- dial strings
@@ -248,11 +242,34 @@ def say_arg(text: str, *, language: str, say_type: str, method: str, gender: str
 
 
 def speak_arg(text: str, engine: str | None, voice: str | None) -> str:
-    if engine is None:
-        return text
-    if voice is None or "|" in engine or "|" in voice:
-        raise ArgumentError("speak: give both engine and voice, neither containing '|'")
-    return f"{engine}|{voice}|{text}"
+    """`engine|voice|text`, or the text alone (the channel's tts_engine/tts_voice speak it),
+    such that the engine is handed `text` exactly.
+
+    mod_dptools' speak splits the expanded argument at `|` (switch_separate_string, at most
+    three words) but takes the text from the argument as it is, from where its word begins
+    (past leading spaces): only the expansion touches it, and doubled backslashes survive
+    that (`surviving_expansion`). The engine and the voice are cleaned-up words: a `|`, a
+    quote or a backslash in them would move where the text begins. Alone, the text itself is
+    split: a `|` in it would make what comes before it the voice, a leading `^^X` another
+    separator, and a backslash at its very end sends the split past the end of the text.
+    """
+    if not text.strip(" "):
+        # With nothing after the last `|`, speak_function would read the voice as the text.
+        raise ArgumentError(f"speak: the text must not be empty, got {text!r}")
+    if (engine is None) != (voice is None) or set("|'\\") & set((engine or "") + (voice or "")):
+        raise ArgumentError(
+            "speak: give both engine and voice, or neither; neither may contain '|', a quote "
+            "or a backslash"
+        )
+    if engine is not None:
+        return f"{engine}|{voice}|{surviving_expansion(text)}"
+    lone_backslash = (len(text) - len(text.rstrip("\\"))) % 2
+    if "|" in text or text.startswith("^^") or lone_backslash:
+        raise ArgumentError(
+            "speak: without engine and voice the text must not contain '|', start with "
+            "'^^' or end in a lone backslash (FreeSWITCH splits it); give engine and voice"
+        )
+    return surviving_expansion(text)
 
 
 def displace_session_arg(path: str, flags: str, limit_ms: int | None) -> str:

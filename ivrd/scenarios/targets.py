@@ -19,7 +19,10 @@ another). Steps that run no application (check_hours, choose, set, http, run) ca
 application) or `question` (play_and_get_digits or read).
 
 `heard` turns the applications a call ran into what the caller heard, for `expect.prompts`
-and `ivrd simulate`.
+and `ivrd simulate`: it reads each argument as FreeSWITCH would (ivrd.testing.speech): the
+expansion's escapes undone (channel variables, unknown here, stay as `${name}`), speak's text
+as speak takes it, play_and_get_digits' words cut as mod_dptools cuts them, `say:` and
+`phrase:` parts of a file string left out (FreeSWITCH cannot open them).
 """
 
 from __future__ import annotations
@@ -46,7 +49,9 @@ from ivrd.flow import (
     TransferStep,
     VoicemailStep,
 )
+from ivrd.testing.expand import expand_variables
 from ivrd.testing.input import split_arguments
+from ivrd.testing.speech import file_string_parts, is_sound_file, speak_arguments, tts_text
 
 __all__ = [
     "PROMPT_APPS",
@@ -193,14 +198,20 @@ def resolve_target(flow: Flow, name: str, variables: Mapping[str, str] | None = 
     return AppTarget(f"application {name}", (name,))
 
 
-def _file_parts(files: str) -> list[str]:
-    parts = files.removeprefix("file_string://").split("!") if files else []
-    heard: list[str] = []
-    for part in parts:
-        if not part or part.startswith("silence_stream://"):
-            continue
-        heard.append(part.removeprefix("say:"))
-    return heard
+def _file_heard(file: str) -> list[str]:
+    """What switch_ivr_play_file plays of `file`: TTS as its text, a phrase as
+    `phrase:NAME:DATA`, sound files as named (silence left out)."""
+    text = tts_text(file)
+    if text is not None:
+        return [text]
+    if file[:7].lower() == "phrase:":
+        return [file]
+    parts = file_string_parts(file)
+    return [
+        part
+        for part in ([file] if parts is None else parts)
+        if part and is_sound_file(part) and not part.startswith("silence_stream://")
+    ]
 
 
 def _said(arg: str) -> str:
@@ -214,12 +225,16 @@ def _said(arg: str) -> str:
 
 
 def heard(app: str, arg: str) -> list[str]:
-    """What the caller hears from one application: files as named, TTS as its text,
-    `phrase:NAME`, `digits:123` / `number:42` (mod_say); nothing for other applications."""
+    """What the caller hears from one application (its argument as sent): files as named, TTS
+    as its text, `phrase:NAME`, `digits:123` / `number:42` (mod_say); nothing for other
+    applications."""
+    # No channel here: its variables stay as written (`${name}`).
+    arg = expand_variables(arg, lambda name: None, keep_unknown=True)
     if app == "playback":
-        return _file_parts(arg)
+        return _file_heard(arg) if arg else []
     if app == "speak":
-        return [arg.split("|", 2)[-1]]
+        text = speak_arguments(arg).text
+        return [text] if text is not None else []
     if app == "phrase":
         macro, _, data = arg.partition(",")
         return [f"phrase:{macro}:{data}" if data else f"phrase:{macro}"]
@@ -228,7 +243,7 @@ def heard(app: str, arg: str) -> list[str]:
     if app in ("play_and_get_digits", "read"):
         words = split_arguments(arg)
         index = 5 if app == "play_and_get_digits" else 2
-        return _file_parts(words[index]) if len(words) > index else []
+        return _file_heard(words[index]) if len(words) > index and words[index] else []
     return []
 
 

@@ -65,14 +65,15 @@ API summary (everything is importable from `ivrd.testing`):
   `cc_exit_keys` pressed during `callcenter` leaves the queue.
 - `CallRecord`: `commands` (ReceivedCommand: `at`, parsed `command`), `apps` (AppRecord:
   name, arg, event_uuid, event_lock, received_at, started_at, ended_at, duration, response,
-  nested), `dtmf` (SentDtmf), `variables` (final), `hangup_cause`, `hangup_by` ("caller",
-  "server", "switch", "timeout"), `hangup_at`, `exit_at` / `exit_sent` /
-  `exit_after_hangup`, `client_closed`, `closed_at` / `close_after_hangup`, `timed_out`,
-  `violations` (Violation: at, kind, detail; kinds: nested-execution, bad-framing,
-  no-connect, unknown-command, unknown-application, bad-uuid, no-event-uuid, after-hangup,
-  not-reading, flushed), `notes`, `turnarounds` (seconds from an EXECUTE_COMPLETE to the next
-  `sendmsg`), `events_sent`, `bytes_sent`, `fault` (FaultRecord: fault, injected,
-  injected_at, detail, outcome).
+  nested), `dtmf` (SentDtmf), `spoken` (Speech: at, engine, voice, the text a TTS engine was
+  handed, as FreeSWITCH would hand it: `ivrd.testing.speech`), `variables` (final),
+  `hangup_cause`, `hangup_by` ("caller", "server", "switch", "timeout"), `hangup_at`,
+  `exit_at` / `exit_sent` / `exit_after_hangup`, `client_closed`, `closed_at` /
+  `close_after_hangup`, `timed_out`, `violations` (Violation: at, kind, detail; kinds:
+  nested-execution, bad-framing, no-connect, unknown-command, unknown-application, bad-uuid,
+  no-event-uuid, after-hangup, not-reading, flushed), `notes`, `turnarounds` (seconds from an
+  EXECUTE_COMPLETE to the next `sendmsg`), `events_sent`, `bytes_sent`, `fault` (FaultRecord:
+  fault, injected, injected_at, detail, outcome).
 - Faults (`ivrd.testing.faults`): `Caller(fault=Fault.close_mid_application(at_app="playback",
   delay=0.2))`; also `close_mid_reply(at_command="sendmsg", keep=None)`,
   `close_mid_frame(at_app)`, `no_reply(at_command)`, `unknown_application(at_app)`,

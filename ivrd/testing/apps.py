@@ -17,7 +17,14 @@ import anyio
 from ivrd.testing.bridge import att_xfer, bridge
 from ivrd.testing.callcenter import callcenter
 from ivrd.testing.input import play_and_get_digits, read
-from ivrd.testing.media import answer_channel, play_file, pre_answer_channel, terminating
+from ivrd.testing.media import (
+    answer_channel,
+    play_file,
+    pre_answer_channel,
+    speak_text,
+    terminating,
+)
+from ivrd.testing.speech import speak_arguments
 
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
@@ -40,6 +47,23 @@ async def _timed(call: Execution, running: RunningApp, *, dtmf: bool = True) -> 
     pre_answer_channel(call)
     seconds = call.caller.app_seconds(running.name, running.arg)
     await call.media(running, seconds, on_dtmf=terminating(call) if dtmf else None)
+    return None
+
+
+async def speak(call: Execution, running: RunningApp) -> str | None:
+    """speak_function: `engine|voice|text`, `voice|text` or `text` (ivrd.testing.speech);
+    without an engine and a voice (the arguments' or the channel's) the channel is hung up."""
+    arguments = speak_arguments(running.arg)
+    if arguments.text is None:
+        return None  # "Invalid Params!": nothing to speak, nothing else happens
+    state = call.state
+    engine = arguments.engine if arguments.engine is not None else state.get_var("tts_engine")
+    voice = arguments.voice if arguments.voice is not None else state.get_var("tts_voice")
+    if engine is None or voice is None:
+        call.hangup("DESTINATION_OUT_OF_ORDER", "switch")
+        return None
+    seconds = call.caller.app_seconds(running.name, running.arg)
+    await speak_text(call, running, (engine, voice, arguments.text), seconds, terminating(call))
     return None
 
 
@@ -236,7 +260,7 @@ APPLICATIONS: dict[str, Application] = {
     "bridge": bridge,
     "att_xfer": att_xfer,
     "callcenter": callcenter,
-    "speak": timed,
+    "speak": speak,
     "say": timed,
     "phrase": timed,
     "gentones": timed_quiet,

@@ -55,13 +55,14 @@ def _reference_end(text: str, start: int) -> tuple[str, int]:
     return text[start + 1 :], len(text)
 
 
-def _substitute(name: str, lookup: Lookup, depth: int) -> str:
-    """The value of one `${name}` / `${name:offset:length}` / `${name[index]}` reference."""
+def _substitute(name: str, lookup: Lookup, depth: int, keep_unknown: bool) -> str | None:
+    """The value of one `${name}` / `${name:offset:length}` / `${name[index]}` reference;
+    None for an unknown variable or an API call."""
     if " " in name or "(" in name:
         # `${api args}` / `${api(args)}` runs an API command: the fake runs none, as if it
         # failed (FreeSWITCH then inserts nothing).
-        return ""
-    name = expand_variables(name, lookup, depth + 1)
+        return None
+    name = expand_variables(name, lookup, depth + 1, keep_unknown=keep_unknown)
     offset = length = 0
     if ":" in name:
         name, _, spec = name.partition(":")
@@ -73,11 +74,11 @@ def _substitute(name: str, lookup: Lookup, depth: int) -> str:
         index = _atoi(rest)
     value = lookup(name)
     if value is None:
-        return ""
+        return None
     if index >= 0 and value.startswith("ARRAY::"):
         items = value[7:].split("|:")
         value = items[index] if index < len(items) else ""
-    value = expand_variables(value, lookup, depth + 1)
+    value = expand_variables(value, lookup, depth + 1, keep_unknown=keep_unknown)
     if offset >= 0:
         value = "" if offset > len(value) else value[offset:]
     elif -offset <= len(value):
@@ -101,7 +102,9 @@ def _atoi(text: str) -> int:
         return 0
 
 
-def expand_variables(text: str, lookup: Lookup, depth: int = 0) -> str:
+def expand_variables(
+    text: str, lookup: Lookup, depth: int = 0, *, keep_unknown: bool = False
+) -> str:
     """What switch_channel_expand_variables makes of `text` (an application's argument).
 
     `${name}` and `$${name}` take `lookup(name)`, itself expanded, or nothing; the name may be
@@ -109,6 +112,9 @@ def expand_variables(text: str, lookup: Lookup, depth: int = 0) -> str:
     makes the next `$` literal (`\\$${x}` gives one `$` and `{x}`), `\\\\` gives one
     backslash and `\\'` disappears; any other backslash stays. A text without a reference and
     without an escape FreeSWITCH recognises comes back untouched (so a lone `\\$` stays).
+
+    `keep_unknown`: an unknown variable or an API call stays as written instead of becoming
+    nothing, for readers that know no channel (what a scenario's caller heard).
     """
     if depth > _MAX_DEPTH or not text or ("$" not in text and "\\" not in text):
         return text
@@ -138,8 +144,12 @@ def expand_variables(text: str, lookup: Lookup, depth: int = 0) -> str:
             if start + 1 < size and text[start + 1] == "$":
                 start += 1
             if start + 1 < size and text[start + 1] == "{":
-                name, index = _reference_end(text, start + 1)
-                out.append(_substitute(name, lookup, depth))
+                name, end = _reference_end(text, start + 1)
+                value = _substitute(name, lookup, depth, keep_unknown)
+                if value is None:
+                    value = text[index:end] if keep_unknown else ""
+                out.append(value)
+                index = end
                 continue
             index = start
         out.append(text[index])

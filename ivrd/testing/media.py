@@ -1,9 +1,13 @@
-"""Helpers the applications share: answering, early media, terminators, playing a file."""
+"""Helpers the applications share: answering, early media, terminators, playing a file,
+speaking a text (what reaches the text-to-speech engine: ivrd.testing.speech)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from ivrd.testing.record import Speech
+from ivrd.testing.speech import file_string_parts, is_sound_file, tts_text
 
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
@@ -68,13 +72,50 @@ def file_type(path: str) -> str:
     return path.rsplit(".", 1)[-1] if "." in path else "file"
 
 
+async def speak_text(
+    call: Execution,
+    running: RunningApp,
+    speech: tuple[str, str | None, str],
+    seconds: float,
+    on_dtmf: Callable[[str], bool] | None,
+) -> str:
+    """switch_ivr_speak_text: `speech` (engine, voice, text) goes to the engine, noted in the
+    call record, and lasts `seconds` ("done", "dtmf", "break" or "hangup"). No PLAYBACK
+    events: those are switch_ivr_play_file's, for files."""
+    pre_answer_channel(call)
+    engine, voice, text = speech
+    call.record.spoken.append(Speech(call.clock(), engine, voice, text))
+    return await call.media(running, seconds, on_dtmf=on_dtmf)
+
+
 async def play_file(
     call: Execution,
     running: RunningApp,
     path: str,
     on_dtmf: Callable[[str], bool] | None,
 ) -> str:
-    """Play one file: "done", "dtmf", "break", "hangup" or "notfound"."""
+    """switch_ivr_play_file with one file: "done", "dtmf", "break", "hangup" or "notfound".
+
+    A `say:` file is spoken with the channel's `tts_engine` and `tts_voice` (nothing without
+    an engine), for as long as `speak` would take; in a `file_string://` only sound files
+    play, a `say:` or `phrase:` part is skipped as a file FreeSWITCH cannot open."""
+    text = tts_text(path)
+    if text is not None:
+        engine = call.state.get_var("tts_engine")
+        if engine is None:
+            call.note(f"say: without tts_engine, nothing spoken: {path!r}")
+            return "done"
+        speech = (engine, call.state.get_var("tts_voice"), text)
+        return await speak_text(
+            call, running, speech, call.caller.app_seconds("speak", text), on_dtmf
+        )
+    parts = file_string_parts(path)
+    if parts is not None:
+        for part in parts:
+            if not is_sound_file(part):
+                call.note(f"file_string: {part!r} is no file: skipped")
+        if not any(is_sound_file(part) for part in parts):
+            return "notfound"
     pre_answer_channel(call)
     seconds = call.caller.file_duration(path)
     if seconds is None:

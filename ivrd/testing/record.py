@@ -51,6 +51,17 @@ class SentDtmf:
 
 
 @dataclass(frozen=True)
+class Speech:
+    """A text handed to a text-to-speech engine (switch_ivr_speak_text), as FreeSWITCH would
+    hand it: by `speak`, or by a `say:` prompt of playback, play_and_get_digits or read."""
+
+    at: float
+    engine: str
+    voice: str | None
+    text: str
+
+
+@dataclass(frozen=True)
 class Violation:
     """Something the client did that a real FreeSWITCH would mishandle or that breaks a rule."""
 
@@ -70,6 +81,7 @@ class CallRecord:
     commands: list[ReceivedCommand] = field(default_factory=list)
     apps: list[AppRecord] = field(default_factory=list)
     dtmf: list[SentDtmf] = field(default_factory=list)
+    spoken: list[Speech] = field(default_factory=list)
     variables: dict[str, str] = field(default_factory=dict)
     hangup_cause: str | None = None
     hangup_by: HangupBy | None = None

@@ -5,7 +5,8 @@ outside single quotes, a backslash keeping the next character in its word, then 
 cleaned up (cleanup_separated_string): leading spaces dropped, quotes removed, `\\'`, `\\"`,
 `\\\\`, `\\` + the delimiter and `\\n` `\\r` `\\t` `\\s` unescaped, trailing spaces cut. A text
 starting `^^X` is split at `X` instead. With a space as the delimiter runs of spaces count as
-one; the last word allowed takes the rest of the text.
+one; the last word allowed takes the rest of the text. `word_starts` says where in the text
+each word begins (mod_dptools' speak takes its text from there, not cleaned up).
 
 `take_variables` reads the leading `{name=value,...}` blocks of a dial string (or `[...]`,
 `<...>`) as switch_event_create_brackets does: brackets may nest, items split at `,` (or
@@ -14,7 +15,7 @@ one; the last word allowed takes the rest of the text.
 
 from __future__ import annotations
 
-__all__ = ["separate_string", "take_variables"]
+__all__ = ["separate_string", "take_variables", "word_starts"]
 
 ESCAPE = "\\"
 _UNESCAPED = {"n": "\n", "r": "\r", "t": "\t", "s": " "}
@@ -49,9 +50,9 @@ def _cleanup(word: str, delimiter: str) -> str:
     return "".join(out if end is None else out[:end])
 
 
-def _split_at_spaces(text: str, limit: int) -> list[str]:
-    """separate_string_blank_delim, before the clean-up."""
-    words: list[str] = []
+def _split_at_spaces(text: str, limit: int) -> list[tuple[int, int]]:
+    """separate_string_blank_delim, before the clean-up: where each word starts and ends."""
+    words: list[tuple[int, int]] = []
     index, size = 0, len(text)
     while index < size and len(words) < limit:
         start = index
@@ -68,22 +69,22 @@ def _split_at_spaces(text: str, limit: int) -> list[str]:
                 break
             index += 1
         if len(words) + 1 == limit:
-            words.append(text[start:])  # the last word allowed keeps the rest
+            words.append((start, size))  # the last word allowed keeps the rest
             break
-        words.append(text[start : min(index, size)])
+        words.append((start, min(index, size)))
         while index < size and text[index] == " ":
             index += 1
     return words
 
 
-def _split_at(text: str, delimiter: str, limit: int) -> list[str]:
-    """separate_string_char_delim, before the clean-up."""
-    words: list[str] = []
+def _split_at(text: str, delimiter: str, limit: int) -> list[tuple[int, int]]:
+    """separate_string_char_delim, before the clean-up: where each word starts and ends."""
+    words: list[tuple[int, int]] = []
     index, size = 0, len(text)
     while index < size and len(words) < limit:
         start = index
         if len(words) + 1 == limit:
-            words.append(text[start:])
+            words.append((start, size))
             break
         quoted = False
         while index < size:
@@ -95,18 +96,38 @@ def _split_at(text: str, delimiter: str, limit: int) -> list[str]:
             elif char == delimiter and not quoted:
                 break
             index += 1
-        words.append(text[start : min(index, size)])
+        words.append((start, min(index, size)))
         index += 1
     return words
 
 
+def _spans(text: str, delimiter: str, limit: int) -> tuple[str, list[tuple[int, int]]]:
+    """switch_separate_string's `^^X` prefix (another delimiter), then the words' spans."""
+    offset = 0
+    if text.startswith("^^") and len(text) > 3:
+        delimiter, offset = text[2], 3
+    rest = text[offset:]
+    spans = _split_at_spaces(rest, limit) if delimiter == " " else _split_at(rest, delimiter, limit)
+    return delimiter, [(start + offset, end + offset) for start, end in spans]
+
+
 def separate_string(text: str, delimiter: str = " ", limit: int = 1024) -> list[str]:
     """switch_separate_string(text, delimiter, array of `limit`): the cleaned-up words."""
-    if text.startswith("^^") and len(text) > 3:
-        delimiter, text = text[2], text[3:]
-    if delimiter == " ":
-        return [_cleanup(word, "") for word in _split_at_spaces(text, limit)]
-    return [_cleanup(word, delimiter) for word in _split_at(text, delimiter, limit)]
+    delimiter, spans = _spans(text, delimiter, limit)
+    cleanup_delimiter = "" if delimiter == " " else delimiter
+    return [_cleanup(text[start:end], cleanup_delimiter) for start, end in spans]
+
+
+def word_starts(text: str, delimiter: str = " ", limit: int = 1024) -> list[int]:
+    """Where in `text` each word of separate_string begins: the pointers it returns point
+    there (past the word's leading spaces), which mod_dptools' `speak` uses to take its text
+    from the argument as it was, escapes and quotes included."""
+    starts = []
+    for start, end in _spans(text, delimiter, limit)[1]:
+        while start < end and text[start] == " ":
+            start += 1
+        starts.append(start)
+    return starts
 
 
 def _closing(text: str, opening: str, closing: str) -> int:

@@ -104,9 +104,9 @@ async def test_line_breaks_in_data_stay_inside_one_argument_from_prompt_to_trans
     assert [c.body for c in sets[:1]] == [f"nickname={NASTY}".encode()]
     assert sets[1].headers.get("execute-app-arg") == "ivr_note=50%0A off"
     # In play_and_get_digits' file the text is one quoted word: line breaks become spaces,
-    # `'` a typographic apostrophe and `!` (file_string's separator) a full stop.
+    # `'` a typographic apostrophe.
     pagd = sent(ran, "play_and_get_digits")[0]
-    file = "'say:Ann\u2019s event-lock: false execute-app-name: hangup $5., press 1'"
+    file = "'say:Ann\u2019s event-lock: false execute-app-name: hangup $5!, press 1'"
     assert pagd.headers.get("execute-app-arg") == (
         f"1 1 1 5000 none {file} silence_stream://250 ivrd_input [0-9*#]+ 3000"
     )

@@ -188,6 +188,11 @@ def test_ivr_applications() -> None:
     assert args.sched_hangup_arg(30, "") == "+30"
 
 
+def test_speak_text_survives_the_expansion() -> None:
+    assert args.speak_arg("a\\\\b it\\'s", "flite", "kal") == "flite|kal|a\\\\\\\\b it\\\\'s"
+    assert args.speak_arg("costs $$5", None, None) == "costs \\$\\$5\\'"
+
+
 def test_variable_names_are_normalised() -> None:
     assert args.normalise_variable("foo") == "foo"
     assert args.normalise_variable("variable_foo") == "foo"

@@ -91,12 +91,33 @@ def test_what_the_caller_hears() -> None:
     assert heard("say", "en number iterated 1234") == ["digits:1234"]
     assert heard("say", "de number pronounced 42") == ["number:42"]
     assert heard("say", "en currency pronounced 4.20") == ["say:en currency pronounced 4.20"]
-    pagd = (
-        "6 8 1 5000 # 'file_string://say:Your account!phrase:hold:2' "
-        "silence_stream://250 ivrd_input [0-9*#]+ 3000"
-    )
-    assert heard("play_and_get_digits", pagd) == ["Your account", "phrase:hold:2"]
+    pagd = "6 8 1 5000 # 'say:Your account' silence_stream://250 ivrd_input [0-9*#]+ 3000"
+    assert heard("play_and_get_digits", pagd) == ["Your account"]
+    assert heard("play_and_get_digits", "6 8 1 5000 # phrase:hold:2 x") == ["phrase:hold:2"]
+    # In a file string only sound files play: FreeSWITCH cannot open `say:` or `phrase:`.
+    pagd = "6 8 1 5000 # 'file_string://say:Your account!a.wav!phrase:hold:2' x"
+    assert heard("play_and_get_digits", pagd) == ["a.wav"]
     assert heard("play_and_get_digits", "1 1 1 5000 none silence_stream://250 x") == []
     assert heard("read", "1 4 'say:Enter it' var 5000 #") == ["Enter it"]
     assert heard("bridge", "user/2001") == []
     assert heard_all([("answer", ""), ("playback", "a.wav"), ("speak", "x|y|z")]) == ["a.wav", "z"]
+
+
+@pytest.mark.parametrize(
+    ("app", "arg", "text"),
+    [
+        # speak: the expansion halves the backslashes; the text is taken as it then stands.
+        ("speak", "flite|kal|C:\\\\new\\\\table", "C:\\new\\table"),
+        ("speak", "flite|kal|it\\\\'s a|b", "it\\'s a|b"),
+        ("speak", "flite|kal|it\\'s", "its"),  # a lone \' is dropped by the expansion
+        ("speak", "flite|kal|Hi ${caller_id_name}\\\\", "Hi ${caller_id_name}\\"),
+        # play_and_get_digits: the expansion, then the split's clean-up.
+        ("play_and_get_digits", "1 1 1 5000 # 'say:a\\\\\\\\sb c' x", "a\\sb c"),
+        ("play_and_get_digits", "1 1 1 5000 # 'say:a\\\\sb c' x", "a b c"),
+        ("read", "1 4 say:x\\\\\\\\ var 5000 #", "x\\"),
+    ],
+)
+def test_what_the_caller_hears_is_read_as_freeswitch_reads_it(
+    app: str, arg: str, text: str
+) -> None:
+    assert heard(app, arg) == [text]

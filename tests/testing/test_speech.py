@@ -1,0 +1,156 @@
+"""What FreeSWITCH hands to a text-to-speech engine: the fake's reading of `speak`'s argument,
+of `say:` files and of file strings, each case checked against what FreeSWITCH's source does
+(the function named beside it); and ivrd's escaping read back through the same passes."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ivrd.esl import applications as args
+from ivrd.testing import Caller, Channel, FakeFreeSWITCH, Press
+from ivrd.testing.expand import expand_variables
+from ivrd.testing.input import split_arguments
+from ivrd.testing.separate import word_starts
+from ivrd.testing.speech import (
+    SpeakArguments,
+    file_string_parts,
+    is_sound_file,
+    speak_arguments,
+    tts_text,
+)
+
+from .client import Server, run_call
+
+
+@pytest.mark.parametrize(
+    ("data", "arguments"),
+    [
+        # mod_dptools.c speak_function: switch_separate_string(mydata, '|', argv, 3), then
+        # text = data + (argv[2] - argv[0]): the argument as it is from where word 3 begins.
+        ("flite|kal|Hello", SpeakArguments("flite", "kal", "Hello")),
+        ("flite|kal|it\\'s a\\\\b|c \\s", SpeakArguments("flite", "kal", "it\\'s a\\\\b|c \\s")),
+        ("flite|kal|'quoted'", SpeakArguments("flite", "kal", "'quoted'")),
+        ("flite|kal|   padded ", SpeakArguments("flite", "kal", "padded ")),  # past its spaces
+        ("fl\\|ite|'k|al'|x", SpeakArguments("fl|ite", "k|al", "x")),  # engine, voice cleaned up
+        ("kal|Hello", SpeakArguments(None, "kal", "Hello")),  # argc == 2: the voice, the text
+        ("Hello there", SpeakArguments(None, None, "Hello there")),  # argc == 1: all of it
+        ("flite|kal|", SpeakArguments(None, "flite", "kal|")),  # no third word: voice, text
+        # `^^X` moves the words 3 characters on; the offset between them stays: the text
+        # begins 3 characters early.
+        ("^^,e,v,text", SpeakArguments("e", "v", ",v,text")),
+        ("", SpeakArguments(None, None, None)),  # zstr(data): "Invalid Params!"
+    ],
+)
+def test_speak_arguments(data: str, arguments: SpeakArguments) -> None:
+    assert speak_arguments(data) == arguments
+
+
+def test_word_starts_point_past_leading_spaces() -> None:
+    # cleanup_separated_string returns the word from its first character after spaces.
+    assert word_starts("a|  b|c d|e", "|", 3) == [0, 4, 6]
+    assert word_starts(" a  'b c'  d", " ") == [1, 4, 11]
+
+
+@pytest.mark.parametrize(
+    ("file", "text"),
+    [
+        # switch_ivr_play_file: strncasecmp(file, "say:", 4), then text = file + 4.
+        ("say:Hello", "Hello"),
+        ("SAY:it\\'s", "it\\'s"),
+        ("say:", ""),
+        ("ivr/say:x.wav", None),
+        ("file_string://say:Hello", None),
+    ],
+)
+def test_tts_text(file: str, text: str | None) -> None:
+    assert tts_text(file) == text
+
+
+def test_file_string_parts() -> None:
+    # mod_dptools' file_string_file_open: switch_separate_string(file_dup, '!', argv, 128),
+    # whose clean-up undoes `\!` and halves `\\`; next_file then opens each part as a file.
+    parts = file_string_parts("file_string://a.wav!say:x y!b\\!c.wav!d\\\\e.wav!phrase:m:1")
+    assert parts == ["a.wav", "say:x y", "b!c.wav", "d\\e.wav", "phrase:m:1"]
+    assert [is_sound_file(part) for part in parts or []] == [True, False, True, True, False]
+    assert file_string_parts("a.wav") is None
+
+
+# Text with what FreeSWITCH's passes read: backslashes, quotes, `$`, the split characters.
+SPOKEN = st.text(alphabet="\\'\"$ !|nstab{}-", min_size=1, max_size=24)
+
+
+def expanded(text: str) -> str:
+    """switch_channel_expand_variables on a channel without variables."""
+    return expand_variables(text, lambda name: None)
+
+
+@given(SPOKEN)
+def test_speak_arg_survives_the_expansion_and_speak_s_split(text: str) -> None:
+    if "${" in text or not text.strip(" "):
+        return  # a reference is FreeSWITCH's to expand; an empty text is refused
+    data = expanded(args.speak_arg(text, "flite", "kal"))
+    assert speak_arguments(data) == SpeakArguments("flite", "kal", text.lstrip(" "))
+
+
+@given(SPOKEN)
+def test_file_word_survives_the_expansion_and_the_split_into_words(text: str) -> None:
+    if "${" in text:
+        return
+    word = args.file_word(f"say:{text}")
+    words = split_arguments(expanded(f"1 1 1 5000 # {word} silence_stream://0 v \\d+"))
+    assert len(words) == 9
+    assert tts_text(words[5]) == text.replace("'", "\u2019")
+
+
+@given(st.lists(SPOKEN.filter(lambda part: "${" not in part), min_size=1, max_size=3))
+def test_file_word_survives_a_file_string_s_split_too(names: list[str]) -> None:
+    names = [name.replace("!", "") for name in names]
+    if not all(name.strip(" ") for name in names):
+        return  # a part of spaces only is cut to nothing
+    word = args.file_word("file_string://" + "!".join(names))
+    words = split_arguments(expanded(f"1 1 1 5000 # {word} silence_stream://0 v \\d+"))
+    apostrophes = [name.replace("'", "\u2019").strip(" ") for name in names]
+    assert file_string_parts(words[5]) == apostrophes
+
+
+@pytest.mark.anyio
+async def test_what_the_engine_is_given_by_speak_playback_and_a_question() -> None:
+    async def script(server: Server) -> None:
+        await server.start()
+        await server.run("speak", "flite|kal|a\\\\\\\\b it\\\\'s")
+        await server.run("speak", "only the channel's voice")
+        await server.run("playback", "say:a\\\\b")
+        await server.run("play_and_get_digits", "1 1 1 1000 # 'say:x y\\\\\\\\' silence v")
+        await server.run("playback", "file_string://silence_stream://10!say:never heard")
+        await server.send_app("hangup")
+        await server.finish()
+
+    channel = Channel(variables={"tts_engine": "flite", "tts_voice": "slt"})
+    caller = Caller(
+        script=[Press("1", during="play_and_get_digits")],
+        file_seconds=0.01,
+        durations={"speak": 0.01},
+    )
+    record, _ = await run_call(FakeFreeSWITCH(), script, caller, channel=channel)
+    assert [(s.engine, s.voice, s.text) for s in record.spoken] == [
+        ("flite", "kal", "a\\\\b it\\'s"),  # speak: the expansion only
+        ("flite", "slt", "only the channel's voice"),
+        ("flite", "slt", "a\\b"),  # playback: the expansion only (no split)
+        ("flite", "slt", "x y\\"),  # play_and_get_digits: the expansion and the split
+    ]
+    assert "file_string: 'say:never heard' is no file: skipped" in record.notes
+
+
+@pytest.mark.anyio
+async def test_speak_without_an_engine_hangs_the_channel_up() -> None:
+    async def script(server: Server) -> None:
+        await server.start()
+        await server.run("speak", "nobody set tts_engine")
+        await server.finish()
+
+    record, _ = await run_call(FakeFreeSWITCH(), script, Caller())
+    # speak_function: "Invalid Params!", then switch_channel_hangup(DESTINATION_OUT_OF_ORDER).
+    assert record.hangup_cause == "DESTINATION_OUT_OF_ORDER"
+    assert record.spoken == []
