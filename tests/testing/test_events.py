@@ -32,8 +32,13 @@ def test_json_strings_are_what_json_dumps_writes(value: str) -> None:
     assert json_string(value) == json.dumps(value, ensure_ascii=False)
 
 
+# FreeSWITCH writes an empty value as `_undef_` (plain and XML): a value that is `_undef_`
+# itself reads back as empty, by the format's own design (hypothesis finds the constant).
+header_values = values.filter(lambda v: "\r" not in v and v != "_undef_")
+
+
 @settings(max_examples=50)
-@given(st.lists(st.tuples(names, values.filter(lambda v: "\r" not in v)), max_size=8), values)
+@given(st.lists(st.tuples(names, header_values), max_size=8), values)
 @pytest.mark.parametrize("format", ["plain", "json", "xml"])
 def test_frames_parse_back(format: str, pairs: list[tuple[str, str]], body: str) -> None:
     event = FakeEvent("CUSTOM", [Block([("Event-Name", "CUSTOM"), *pairs])], body=body or None)
