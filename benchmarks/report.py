@@ -272,7 +272,14 @@ def _load_section(load: dict[str, Any], plots: dict[str, Path]) -> list[str]:
     growth = load.get("growth") or []
     if growth:
         columns = list(growth[0])
-        lines += ["Growth check: batches of calls one after another in one `ivrd serve`:", ""]
+        lines += [
+            "Growth check: batches of calls one after another in one `ivrd serve`. Timed, its "
+            "CPU per call moves by about a tenth from batch to batch on a shared machine; the "
+            "check that rules out a gentle trend counts instead (functions called per call and "
+            "objects left alive, batch after batch: tests/reliability/test_hot_path_growth.py, "
+            "in CI):",
+            "",
+        ]
         lines += _table(columns, [[row.get(column, "") for column in columns] for row in growth])
     for key, title in (("calls", "calls per second"), ("p99", "p99 turnaround")):
         if key in plots:

@@ -79,7 +79,8 @@ def target_lines(report: dict[str, Any]) -> list[str]:
         rss = last["rss_kib"] - growth[1]["rss_kib"] if len(growth) > 2 else 0
         lines.append(
             f"growth, ivrd-serve: CPU per call last/first batch {cpu or 0:.2f}, RSS from batch 2 "
-            f"to {last['batch']}: {rss:+d} KiB"
+            f"to {last['batch']}: {rss:+d} KiB (timed; counted without time in "
+            "tests/reliability/test_hot_path_growth.py)"
         )
     return lines
 
