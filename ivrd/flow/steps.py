@@ -122,9 +122,10 @@ class InputStep(StepBase):
     """What `menu` and `ask` share: a prompt, timeouts and attempts (default: `defaults`)."""
 
     prompt: PromptUse
-    """Played at each attempt; keys pressed during it count as input. Only its last `say` or
-    `phrase`, or the sound files after its other items, can play inside FreeSWITCH's input
-    application: what comes before plays first, and there only key hooks hear keys."""
+    """Played at each attempt. FreeSWITCH's input application plays the prompt's end: its
+    sound files after its last other item, or else its last `say` or `phrase`. Keys pressed
+    during that part count as input; what comes before it plays first, as an ordinary prompt,
+    and keys pressed there reach only key hooks."""
     attempts: int | None = Field(default=None, ge=1, le=20)
     first_digit_timeout: Duration | None = None
     """Waiting for the first key, counted from the end of the prompt."""
