@@ -18,7 +18,10 @@ with switch_separate_string (quotes kept together and dropped, `\\n`, `\\s`, `\\
 undone): the text is escaped for each of these passes (ivrd.esl.verbatim, through
 `speak_arg` for speak), while the author's `${...}` still expands. In play_and_get_digits'
 word, spaces collapse to one and a `'` (which would end the quotes) becomes a typographic
-apostrophe (U+2019), which the voice reads the same.
+apostrophe (U+2019), which the voice reads the same. A text starting with `{` would have its
+`{...}` read as the engine's parameters (switch_core_speech_feed_tts): an empty block `{}` in
+front keeps all of it spoken (ivrd.esl.verbatim.spoken_whole, in both `speak_arg` and
+`file_word`).
 """
 
 from __future__ import annotations

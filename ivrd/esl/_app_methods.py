@@ -166,7 +166,9 @@ class ApplicationMethods(ABC):
         self, text: str, *, engine: str | None = None, voice: str | None = None
     ) -> ExecuteResult:
         """Text to speech: `engine|voice|text`, or just the text with tts_engine/tts_voice set;
-        the engine is handed `text` exactly, backslashes included (see `speak_arg`)."""
+        the engine is handed `text` exactly, backslashes included (see `speak_arg`). A leading
+        `{name=value,...}` is spoken too, never read as the engine's parameters: ivrd puts an
+        empty parameter block in front of it (see `spoken_whole`)."""
         return await self.execute("speak", args.speak_arg(text, engine, voice))
 
     async def send_dtmf(self, digits: str, *, duration_ms: int | None = None) -> ExecuteResult:

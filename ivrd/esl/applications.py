@@ -13,7 +13,7 @@ from typing import Literal
 
 from ivrd.esl.errors import ArgumentError
 from ivrd.esl.protocol import Event
-from ivrd.esl.verbatim import file_word, surviving_expansion
+from ivrd.esl.verbatim import file_word, spoken_whole, surviving_expansion
 
 VariableValue = str | int | float | bool
 
@@ -252,6 +252,7 @@ def speak_arg(text: str, engine: str | None, voice: str | None) -> str:
     quote or a backslash in them would move where the text begins. Alone, the text itself is
     split: a `|` in it would make what comes before it the voice, a leading `^^X` another
     separator, and a backslash at its very end sends the split past the end of the text.
+    A leading `{...}` is text too, not the engine's parameters (`spoken_whole`).
     """
     if not text.strip(" "):
         # With nothing after the last `|`, speak_function would read the voice as the text.
@@ -262,14 +263,14 @@ def speak_arg(text: str, engine: str | None, voice: str | None) -> str:
             "or a backslash"
         )
     if engine is not None:
-        return f"{engine}|{voice}|{surviving_expansion(text)}"
+        return f"{engine}|{voice}|{surviving_expansion(spoken_whole(text))}"
     lone_backslash = (len(text) - len(text.rstrip("\\"))) % 2
     if "|" in text or text.startswith("^^") or lone_backslash:
         raise ArgumentError(
             "speak: without engine and voice the text must not contain '|', start with "
             "'^^' or end in a lone backslash (FreeSWITCH splits it); give engine and voice"
         )
-    return surviving_expansion(text)
+    return surviving_expansion(spoken_whole(text))
 
 
 def displace_session_arg(path: str, flags: str, limit_ms: int | None) -> str:

@@ -4,14 +4,16 @@ that, after FreeSWITCH's own passes over it, the application gets exactly the te
 Two passes undo escapes: switch_channel_expand_variables (switch_channel.c), which
 switch_core_session_exec runs on every argument, and switch_separate_string (switch_utils.c),
 with which many applications cut their argument into words. Each is undone here by escaping
-for it, in the order it runs; `${...}` is left for FreeSWITCH to expand.
+for it, in the order it runs; `${...}` is left for FreeSWITCH to expand. Spoken text has one
+more reader, switch_core_speech_feed_tts, which takes a leading `{...}` as the engine's
+parameters (`spoken_whole`).
 """
 
 from __future__ import annotations
 
 import re
 
-__all__ = ["file_word", "surviving_expansion"]
+__all__ = ["file_word", "spoken_whole", "surviving_expansion"]
 
 
 def _expands(text: str) -> bool:
@@ -55,6 +57,22 @@ def surviving_expansion(text: str) -> str:
     return escaped + "\\'"
 
 
+def spoken_whole(text: str) -> str:
+    """`text` such that the text-to-speech engine speaks all of it and sets nothing.
+
+    switch_core_speech_feed_tts (switch_core_speech.c), which every spoken text reaches
+    (`speak`, a `say:` file), skips leading spaces and, if the text then starts with `{`,
+    reads up to the matching `}` as `name=value,...` parameters for the engine and speaks
+    only what follows. So a text that starts with `{` (a caller's name, an HTTP reply) would
+    set parameters and lose its start. An empty block `{}` in front sets nothing (its
+    parameter string is empty) and the text after it is spoken as it is. A text starting with
+    `$` gets one too: FreeSWITCH's expansion of a leading `${...}` may start with `{`. The
+    leading spaces go, as feed_tts would drop them.
+    """
+    start = text.lstrip(" ")
+    return "{}" + start if start.startswith(("{", "$")) else text
+
+
 def file_word(file: str) -> str:
     """`file` as one word of play_and_get_digits'/read's space-separated argument, such that
     switch_ivr_play_file is handed `file`: what it speaks (`say:`) or opens is what was given.
@@ -64,8 +82,12 @@ def file_word(file: str) -> str:
     `\\s`... So a file with a space is quoted, a quote in it (which would end the word early)
     becomes a typographic apostrophe, which text-to-speech reads the same, and each backslash
     is doubled for that split, twice inside a `file_string://` (whose files are split again,
-    at `!`); then the word is made to survive the expansion (`surviving_expansion`).
+    at `!`); then the word is made to survive the expansion (`surviving_expansion`). The text
+    of a `say:` file (any case, as switch_ivr_play_file reads it) is spoken whole
+    (`spoken_whole`).
     """
+    if file[:4].lower() == "say:":
+        file = file[:4] + spoken_whole(file[4:])
     splits = 2 if file.startswith("file_string://") else 1
     word = file.replace("\\", "\\" * 2**splits)
     if "'" in word or any(ch.isspace() for ch in word):

@@ -51,7 +51,13 @@ from ivrd.flow import (
 )
 from ivrd.testing.expand import expand_variables
 from ivrd.testing.input import split_arguments
-from ivrd.testing.speech import file_string_parts, is_sound_file, speak_arguments, tts_text
+from ivrd.testing.speech import (
+    feed_tts,
+    file_string_parts,
+    is_sound_file,
+    speak_arguments,
+    tts_text,
+)
 
 __all__ = [
     "PROMPT_APPS",
@@ -203,7 +209,7 @@ def _file_heard(file: str) -> list[str]:
     `phrase:NAME:DATA`, sound files as named (silence left out)."""
     text = tts_text(file)
     if text is not None:
-        return [text]
+        return _spoken(text)
     if file[:7].lower() == "phrase:":
         return [file]
     parts = file_string_parts(file)
@@ -212,6 +218,13 @@ def _file_heard(file: str) -> list[str]:
         for part in ([file] if parts is None else parts)
         if part and is_sound_file(part) and not part.startswith("silence_stream://")
     ]
+
+
+def _spoken(text: str) -> list[str]:
+    """What a TTS engine speaks of `text`: switch_core_speech_feed_tts reads a leading
+    `{name=value}` block as parameters (and nothing at all if it never closes)."""
+    fed = feed_tts(text)
+    return [] if fed is None else [fed.text]
 
 
 def _said(arg: str) -> str:
@@ -234,7 +247,7 @@ def heard(app: str, arg: str) -> list[str]:
         return _file_heard(arg) if arg else []
     if app == "speak":
         text = speak_arguments(arg).text
-        return [text] if text is not None else []
+        return _spoken(text) if text is not None else []
     if app == "phrase":
         macro, _, data = arg.partition(",")
         return [f"phrase:{macro}:{data}" if data else f"phrase:{macro}"]

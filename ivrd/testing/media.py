@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from ivrd.testing.record import Speech
-from ivrd.testing.speech import file_string_parts, is_sound_file, tts_text
+from ivrd.testing.speech import feed_tts, file_string_parts, is_sound_file, tts_text
 
 if TYPE_CHECKING:
     from ivrd.testing.execution import Execution, RunningApp
@@ -80,11 +80,17 @@ async def speak_text(
     on_dtmf: Callable[[str], bool] | None,
 ) -> str:
     """switch_ivr_speak_text: `speech` (engine, voice, text) goes to the engine, noted in the
-    call record, and lasts `seconds` ("done", "dtmf", "break" or "hangup"). No PLAYBACK
-    events: those are switch_ivr_play_file's, for files."""
+    call record as switch_core_speech_feed_tts reads it (`feed_tts`), and lasts `seconds`
+    ("done", "dtmf", "break" or "hangup"). No PLAYBACK events: those are
+    switch_ivr_play_file's, for files."""
     pre_answer_channel(call)
     engine, voice, text = speech
-    call.record.spoken.append(Speech(call.clock(), engine, voice, text))
+    fed = feed_tts(text)
+    if fed is None:
+        # feed_tts refuses it before the engine sees it: the engine has nothing to say.
+        call.note(f"feed_tts: nothing handed to the engine: {text!r}")
+        return "done"
+    call.record.spoken.append(Speech(call.clock(), engine, voice, fed.text, fed.params))
     return await call.media(running, seconds, on_dtmf=on_dtmf)
 
 

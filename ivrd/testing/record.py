@@ -53,12 +53,15 @@ class SentDtmf:
 @dataclass(frozen=True)
 class Speech:
     """A text handed to a text-to-speech engine (switch_ivr_speak_text), as FreeSWITCH would
-    hand it: by `speak`, or by a `say:` prompt of playback, play_and_get_digits or read."""
+    hand it: by `speak`, or by a `say:` prompt of playback, play_and_get_digits or read.
+    `text` is what the engine speaks, `params` what a leading `{name=value,...}` block of the
+    text set (ivrd.testing.speech.feed_tts)."""
 
     at: float
     engine: str
     voice: str | None
     text: str
+    params: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

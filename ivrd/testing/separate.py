@@ -130,8 +130,9 @@ def word_starts(text: str, delimiter: str = " ", limit: int = 1024) -> list[int]
     return starts
 
 
-def _closing(text: str, opening: str, closing: str) -> int:
-    """switch_find_end_paren for a text starting with `opening`: where it closes, or -1."""
+def find_end_paren(text: str, opening: str, closing: str) -> int:
+    """switch_find_end_paren for a text starting with `opening`: where it closes (nested
+    blocks counted), or -1."""
     depth = 0
     for index, char in enumerate(text):
         if char == opening:
@@ -154,7 +155,7 @@ def take_variables(
     variables: dict[str, str] = {}
     rest = dial_string.lstrip(" ")
     while rest.startswith(opening):
-        end = _closing(rest, opening, closing)
+        end = find_end_paren(rest, opening, closing)
         if end < 0:
             break
         block, rest = rest[1:end], rest[end + 1 :].lstrip(" ")

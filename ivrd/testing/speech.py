@@ -17,17 +17,22 @@ reaches switch_ivr_speak_text differ:
   switch_separate_string (another clean-up), each part opened as a sound file under the sound
   prefix. A `say:` or `phrase:` part is no file: FreeSWITCH cannot open it and skips it, so
   it is never heard.
+
+Either way switch_ivr_speak_text hands the text to switch_core_speech_feed_tts
+(switch_core_speech.c), which reads the engine's parameters from its start (`feed_tts`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ivrd.testing.separate import separate_string, word_starts
+from ivrd.testing.separate import find_end_paren, separate_string, word_starts
 
 __all__ = [
     "FILE_STRING",
     "SpeakArguments",
+    "TtsFeed",
+    "feed_tts",
     "file_string_parts",
     "is_sound_file",
     "speak_arguments",
@@ -80,3 +85,36 @@ def file_string_parts(file: str) -> list[str] | None:
 def is_sound_file(part: str) -> bool:
     """Whether a file_string part can be opened as a file (`say:` and `phrase:` cannot)."""
     return not part.lower().startswith(("say:", "phrase:"))
+
+
+@dataclass(frozen=True, slots=True)
+class TtsFeed:
+    """What switch_core_speech_feed_tts gives the engine: the parameters it sets
+    (switch_core_speech_text_param_tts, in order) and the text the engine speaks."""
+
+    params: dict[str, str]
+    text: str
+
+
+def feed_tts(text: str) -> TtsFeed | None:
+    """switch_core_speech_feed_tts's reading of `text`, None when it hands the engine nothing.
+
+    Leading spaces are skipped (a text of spaces only is refused); a `{` then opens a block of
+    `name=value` parameters, split at `,` and each item once at `=` with switch_separate_string
+    (an item without `=` is dropped), and the text is what follows the matching `}`, as it is.
+    A `{` that never closes refuses the whole text: nothing is spoken.
+    """
+    data = text.lstrip(" ")
+    if not data:
+        return None
+    params: dict[str, str] = {}
+    if data.startswith("{"):
+        end = find_end_paren(data, "{", "}")
+        if end < 0:
+            return None
+        block, data = data[1:end], data[end + 1 :]
+        for item in separate_string(block, ",", 256) if block else []:
+            pair = separate_string(item, "=", 2)
+            if len(pair) == 2:
+                params[pair[0]] = pair[1]
+    return TtsFeed(params, data)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from ivrd.testing import Caller, Press
+from ivrd.testing import Caller, Channel, Press
 
 from .harness import both_backends, fast_caller, flow_text, run
 
@@ -86,6 +86,51 @@ steps:
     ran = await run(flow, Caller(), variables={"path": "C:\\new"})
     # The backslash before `$` is text like any other; the author's ${...} is FreeSWITCH's.
     assert [speech.text for speech in ran.record.spoken] == ["Calling from \\+4930111222 C:\\new"]
+
+
+BRACES_FLOW = flow_text(
+    """
+ivr: 1
+name: braces
+tts: {engine: flite, voice: kal}
+variables: {name: ""}
+start: hello
+steps:
+  hello:
+    type: play
+    prompt: [{say: "{{ vars.name }}"}, {say: "${caller_id_name} is calling"}]
+    next: menu
+  menu:
+    type: menu
+    prompt: {say: "  {{ vars.name }}"}
+    options: {"1": bye}
+    too_many_attempts: bye
+  bye: {type: hangup}
+"""
+)
+
+
+@both_backends
+async def test_a_text_starting_with_a_brace_is_spoken_whole_and_sets_nothing() -> None:
+    """switch_core_speech_feed_tts reads a leading `{name=value,...}` (past spaces) as the
+    engine's parameters and speaks only what follows; the value rendered here, or the
+    caller's name FreeSWITCH expands, must not choose the voice nor lose its start."""
+    evil = "{voice=evil}Hello"
+    ran = await run(
+        BRACES_FLOW,
+        fast_caller(script=[Press("1", during=PAGD)]),
+        channel=Channel(caller_id_name="{voice=evil}Mallory"),
+        variables={"name": evil},
+    )
+    assert [(s.voice, s.params, s.text) for s in ran.record.spoken] == [
+        ("kal", {}, evil),
+        ("kal", {}, "{voice=evil}Mallory is calling"),
+        ("kal", {}, evil),
+    ]
+    # An empty parameter block in front, which sets nothing.
+    assert ran.apps[2] == ("speak", "flite|kal|{}" + evil)
+    assert ran.apps[4][1].startswith("1 1 1 5000 none say:{}" + evil + " ")
+    ran.assert_clean()
 
 
 INPUT_FLOW = flow_text(

@@ -72,6 +72,28 @@ async def test_a_say_prompt_hands_the_engine_the_text_given() -> None:
     )
 
 
+async def test_a_leading_brace_is_spoken_not_read_as_the_engines_parameters() -> None:
+    # switch_core_speech_feed_tts would set voice=evil and speak only "Hello".
+    evil = "{voice=evil}Hello"
+
+    async def handler(session: OutboundSession) -> None:
+        await session.speak(evil, engine="flite", voice="kal")
+        await session.speak("  " + evil)
+        await session.speak("${x} {y=1}")
+        await session.play_and_get_digits(f"SAY:{evil}", "silence_stream://0", max=1, tries=1)
+        await session.hangup()
+
+    variables = {**TTS, "x": "{rate=9}"}
+    record = await call(handler, [Press("1", during="play_and_get_digits")], variables=variables)
+    assert [(speech.params, speech.text) for speech in record.spoken] == [
+        ({}, evil),
+        ({}, evil),
+        ({}, "{rate=9} {y=1}"),
+        ({}, evil),
+    ]
+    assert [app.arg for app in record.apps[:2]] == ["flite|kal|{}" + evil, "{}" + evil]
+
+
 @pytest.mark.parametrize(
     ("text", "engine", "voice", "message"),
     [

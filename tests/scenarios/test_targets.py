@@ -115,6 +115,10 @@ def test_what_the_caller_hears() -> None:
         ("play_and_get_digits", "1 1 1 5000 # 'say:a\\\\\\\\sb c' x", "a\\sb c"),
         ("play_and_get_digits", "1 1 1 5000 # 'say:a\\\\sb c' x", "a b c"),
         ("read", "1 4 say:x\\\\\\\\ var 5000 #", "x\\"),
+        # The TTS engine: a leading {name=value} block sets parameters and is not spoken.
+        ("speak", "flite|kal|{rate=2}Hello", "Hello"),
+        ("speak", "flite|kal|{}{rate=2}Hello", "{rate=2}Hello"),
+        ("play_and_get_digits", "1 1 1 5000 # 'say:{} {a}b c' x", " {a}b c"),
     ],
 )
 def test_what_the_caller_hears_is_read_as_freeswitch_reads_it(

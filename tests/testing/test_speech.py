@@ -15,6 +15,8 @@ from ivrd.testing.input import split_arguments
 from ivrd.testing.separate import word_starts
 from ivrd.testing.speech import (
     SpeakArguments,
+    TtsFeed,
+    feed_tts,
     file_string_parts,
     is_sound_file,
     speak_arguments,
@@ -68,6 +70,30 @@ def test_tts_text(file: str, text: str | None) -> None:
     assert tts_text(file) == text
 
 
+@pytest.mark.parametrize(
+    ("text", "feed"),
+    [
+        # switch_core_speech.c switch_core_speech_feed_tts: leading spaces skipped; a `{` then
+        # opens the parameters up to switch_find_end_paren's `}`, split at `,` and each item
+        # once at `=` (switch_separate_string; fewer than 2 words: no parameter), each set with
+        # switch_core_speech_text_param_tts; the engine speaks what follows, as it is.
+        ("Hello", TtsFeed({}, "Hello")),
+        ("  Hello ", TtsFeed({}, "Hello ")),
+        ("{voice=evil}Hello", TtsFeed({"voice": "evil"}, "Hello")),
+        ("  {a=1, b = 2 ,c,d=x=y} rest", TtsFeed({"a": "1", "b": "2", "d": "x=y"}, " rest")),
+        ("{a={b=c}}d", TtsFeed({"a": "{b=c}"}, "d")),  # nested blocks counted
+        ("{}{voice=evil}Hello", TtsFeed({}, "{voice=evil}Hello")),  # zstr(param_string)
+        ("{x=1}", TtsFeed({"x": "1"}, "")),
+        ("a {x=1}", TtsFeed({}, "a {x=1}")),  # only at the start
+        ("{never closed", None),  # zstr(switch_find_end_paren(...)): SWITCH_STATUS_FALSE
+        ("   ", None),  # zstr(data) past the spaces
+        ("", None),
+    ],
+)
+def test_feed_tts(text: str, feed: TtsFeed | None) -> None:
+    assert feed_tts(text) == feed
+
+
 def test_file_string_parts() -> None:
     # mod_dptools' file_string_file_open: switch_separate_string(file_dup, '!', argv, 128),
     # whose clean-up undoes `\!` and halves `\\`; next_file then opens each part as a file.
@@ -90,18 +116,20 @@ def expanded(text: str) -> str:
 def test_speak_arg_survives_the_expansion_and_speak_s_split(text: str) -> None:
     if "${" in text or not text.strip(" "):
         return  # a reference is FreeSWITCH's to expand; an empty text is refused
-    data = expanded(args.speak_arg(text, "flite", "kal"))
-    assert speak_arguments(data) == SpeakArguments("flite", "kal", text.lstrip(" "))
+    arguments = speak_arguments(expanded(args.speak_arg(text, "flite", "kal")))
+    assert (arguments.engine, arguments.voice) == ("flite", "kal")
+    assert feed_tts(arguments.text or "") == TtsFeed({}, text.lstrip(" "))
 
 
 @given(SPOKEN)
 def test_file_word_survives_the_expansion_and_the_split_into_words(text: str) -> None:
-    if "${" in text:
-        return
+    if "${" in text or not text.strip(" "):
+        return  # a reference is FreeSWITCH's to expand; feed_tts refuses spaces only
     word = args.file_word(f"say:{text}")
     words = split_arguments(expanded(f"1 1 1 5000 # {word} silence_stream://0 v \\d+"))
     assert len(words) == 9
-    assert tts_text(words[5]) == text.replace("'", "\u2019")
+    spoken = text.replace("'", "\u2019").lstrip(" ")
+    assert feed_tts(tts_text(words[5]) or "") == TtsFeed({}, spoken)
 
 
 @given(st.lists(SPOKEN.filter(lambda part: "${" not in part), min_size=1, max_size=3))
@@ -141,6 +169,28 @@ async def test_what_the_engine_is_given_by_speak_playback_and_a_question() -> No
         ("flite", "slt", "x y\\"),  # play_and_get_digits: the expansion and the split
     ]
     assert "file_string: 'say:never heard' is no file: skipped" in record.notes
+
+
+@pytest.mark.anyio
+async def test_the_engine_takes_a_leading_block_as_its_parameters() -> None:
+    async def script(server: Server) -> None:
+        await server.start()
+        await server.run("speak", "flite|kal|  {voice=evil,rate=9}Hello")
+        await server.run("playback", "say:{voice=evil}Hi")
+        await server.run("speak", "flite|kal|{}{voice=evil}Hello")
+        await server.run("speak", "flite|kal|{never closed")
+        await server.send_app("hangup")
+        await server.finish()
+
+    channel = Channel(variables={"tts_engine": "flite", "tts_voice": "slt"})
+    caller = Caller(file_seconds=0.01, durations={"speak": 0.01})
+    record, _ = await run_call(FakeFreeSWITCH(), script, caller, channel=channel)
+    assert [(s.voice, s.params, s.text) for s in record.spoken] == [
+        ("kal", {"voice": "evil", "rate": "9"}, "Hello"),
+        ("slt", {"voice": "evil"}, "Hi"),
+        ("kal", {}, "{voice=evil}Hello"),  # an empty block sets nothing
+    ]
+    assert "feed_tts: nothing handed to the engine: '{never closed'" in record.notes
 
 
 @pytest.mark.anyio
