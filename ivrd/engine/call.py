@@ -296,6 +296,14 @@ class Call:
         once; the author's own text passes as written (see ivrd.flow.escaping)."""
         if template.is_constant:
             return template.source
+        reference = template.reference
+        if reference is not None:
+            namespace, name = reference
+            values = frame.vars if namespace == "vars" else frame.result
+            if name in values:
+                text = template.render_value(values[name], escape=escape)
+                if text is not None:
+                    return text
         return template.render(self.context(frame), escape=escape)
 
     def value(self, template: Template, frame: Frame) -> str:

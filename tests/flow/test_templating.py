@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ivrd.flow.escaping import Escape
 from ivrd.flow.templating import (
     MAX_OUTPUT,
     NAMESPACES,
@@ -375,3 +376,46 @@ def test_expression_render_errors() -> None:
         "not allowed in \"'a' * 10**9\": "
         f"the result would have 1000000000 characters or items (at most {MAX_OUTPUT})"
     )
+
+
+# One value alone (`{{ vars.x }}`): rendered without Jinja, to the same text.
+
+_ONE_VALUE_SOURCES = ["{{ vars.choice }}", "{{result.digits}}", "{{  vars.a_1  }}"]
+_VALUES = st.one_of(
+    st.text(alphabet=st.sampled_from("ab $${}\\'\ue000\ue001%/.?#\n"), max_size=12),
+    st.integers(),
+    st.booleans(),
+    st.none(),
+    st.floats(allow_nan=False),
+    st.lists(st.integers(), max_size=2),
+)
+
+
+@pytest.mark.parametrize("source", _ONE_VALUE_SOURCES)
+@pytest.mark.parametrize("escape", [None, Escape.FREESWITCH, Escape.URL_PATH])
+@given(value=_VALUES)
+def test_one_value_renders_without_jinja_as_jinja_renders_it(
+    source: str, escape: Escape | None, value: Any
+) -> None:
+    template = compile_template(source)
+    assert template.reference is not None
+    namespace, name = template.reference
+    context = {"vars": {}, "result": {}}
+    context[namespace] = {name: value}
+    try:
+        expected: str | None = template.render(context, escape=escape)
+    except TemplateRenderError:
+        expected = None  # then the caller renders with Jinja, which says why
+    fast = template.render_value(value, escape=escape)
+    if fast is not None:
+        assert fast == expected
+    else:
+        assert expected is None or type(value) not in (str, int)
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["{{ vars.choice }}!", "{{ vars.choice|upper }}", "{{ call.caller_id }}", "{{ vars['x'] }}"],
+)
+def test_only_a_value_alone_is_rendered_without_jinja(source: str) -> None:
+    assert compile_template(source).reference is None
