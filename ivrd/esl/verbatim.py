@@ -90,6 +90,6 @@ def file_word(file: str) -> str:
         file = file[:4] + spoken_whole(file[4:])
     splits = 2 if file.startswith("file_string://") else 1
     word = file.replace("\\", "\\" * 2**splits)
-    if "'" in word or any(ch.isspace() for ch in word):
+    if "'" in word or (word and word.split() != [word]):  # (split: at any whitespace)
         word = "'" + word.replace("'", "\u2019") + "'"
     return surviving_expansion(word)

@@ -33,7 +33,7 @@ from urllib.parse import quote
 
 from jinja2.exceptions import SecurityError
 
-__all__ = ["Escape", "UnsafeValue", "finalize", "rendering_for", "unmark"]
+__all__ = ["Escape", "UnsafeValue", "finalize", "finalize_for", "rendering_for", "unmark"]
 
 
 class Escape(enum.Enum):
@@ -67,7 +67,11 @@ def rendering_for(destination: Escape | None) -> Iterator[None]:
 
 def finalize(value: Any) -> Any:
     """Jinja's hook for each `{{ }}` result: as it is for ivrd, marked or encoded elsewhere."""
-    destination = _MODE.get()
+    return finalize_for(value, _MODE.get())
+
+
+def finalize_for(value: Any, destination: Escape | None) -> Any:
+    """What `finalize` gives while rendering for `destination`."""
     if destination is None:
         return value
     text = str(value)

@@ -39,7 +39,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from jinja2.utils import missing
 
 from ivrd.flow.errors import did_you_mean
-from ivrd.flow.escaping import Escape, finalize, rendering_for, unmark
+from ivrd.flow.escaping import Escape, finalize, finalize_for, rendering_for, unmark
 
 __all__ = [
     "MAX_OUTPUT",
@@ -345,15 +345,14 @@ class Template:
 
         A flow's most common template is one value as it is (`{{ vars.choice }}`): this
         gives the same text without Jinja, whose render costs a call tens of microseconds.
-        The value goes through the same `finalize` and `unmark` as in a render. Only a string
-        or an integer is taken: the sandbox reads a name in a mapping before an attribute, and
-        `str` of either is what Jinja writes.
+        The value goes through the same `finalize` (as `finalize_for`) and `unmark` as in a
+        render. Only a string or an integer is taken: the sandbox reads a name in a mapping
+        before an attribute, and `str` of either is what Jinja writes.
         """
         if type(value) is not str and type(value) is not int:
             return None
         try:
-            with rendering_for(escape):
-                text = str(finalize(value))
+            text = str(finalize_for(value, escape))
             if escape is Escape.FREESWITCH:
                 text = unmark(text)
         except Exception:
