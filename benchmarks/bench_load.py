@@ -35,7 +35,9 @@ FreeSWITCH), it did not run the six applications to a hangup by the server withi
 fake saw a protocol violation (a sendmsg without Event-UUID is allowed: FreeSWITCH takes it).
 `calls`, `completed` and `failed` count both runs. A row's note says DISTURBED when other
 processes took more than 10% of a core on the two cores during its throughput run (each row
-first waits up to 30 s for them to be quiet): rerun it on a quiet machine. At the end, a growth
+first waits up to 30 s for them to be quiet): rerun it on a quiet machine. Then CPU rounds:
+ivrd-serve and greenswitch take turns for two more throughput runs each per N (--quick: one),
+and the CPU target is judged on the median of the three (`cpu_rounds`). At the end, a growth
 check: ivrd-serve serves 5 batches of 1000 calls (200 at a time) in one process; its CPU per
 call and RSS must stay flat.
 """
@@ -88,6 +90,9 @@ FULL, QUICK = [50, 200, 1000], [20, 50]
 ROUNDS = 2
 """A throughput run places ROUNDS * N calls (at least FULL_CALLS), N at a time."""
 FULL_CALLS, QUICK_CALLS = 1000, 200
+CPU_ROUNDS, QUICK_CPU_ROUNDS = 3, 2
+"""Rounds of the CPU comparison with greenswitch (the table's run is the first): see
+`cpu_rounds`."""
 
 
 def server_command(name: str, port: int, concurrency: int) -> tuple[list[str], dict[str, str]]:
@@ -185,6 +190,56 @@ def measure(name: str, concurrency: int, calls: int, logs: Path) -> dict[str, An
         "loadgen_cpu_s": round(fast["loadgen_cpu"], 2),
         "note": "; ".join(notes),
     }
+
+
+def measure_cpu(name: str, concurrency: int, calls: int, logs: Path) -> float:
+    """Server CPU ms per call placed in one throughput run (`calls` calls) in a fresh server,
+    as the table's column counts it."""
+    wait_for_quiet({SERVER_CORE, LOADGEN_CORE}, QUIET_WAIT, DISTURBED)
+    server, generator = start(name, concurrency, logs)
+    try:
+        run_calls(generator, WARMUP_CALLS, WARMUP_CALLS)
+        time.sleep(SETTLE)
+        cpu = server.cpu()
+        result = run_calls(generator, calls, concurrency)
+        time.sleep(SETTLE)
+        cpu = server.cpu() - cpu
+    finally:
+        generator.stop()
+        server.stop()
+    if result["failed"]:  # (the peers lose calls at 1000: counted as in the table's run)
+        print(f"{name} at {concurrency}: {result['failed']} of {calls} calls failed", flush=True)
+    return round(cpu / calls * 1000, 2)
+
+
+def cpu_rounds(
+    names: list[str], sizes: list[int], floor: int, rounds: int, logs: Path
+) -> list[dict[str, Any]]:
+    """More runs of ivrd-serve and greenswitch, taking turns, for the CPU ratio target.
+
+    The table runs each implementation once, minutes apart; on a shared machine the host's
+    own load moves a run's CPU per call by a tenth or more in that time, and so the ratio. Here
+    the two alternate (the first of a pair changes every round), so that a slow spell slows
+    both; the target is judged on the median of every run, the table's included.
+    """
+    pair = [name for name in ("ivrd-serve", "greenswitch") if name in names]
+    rows: list[dict[str, Any]] = []
+    if len(pair) < 2:
+        return rows
+    for round_number in range(2, rounds + 1):
+        for size in sizes:
+            order = pair if round_number % 2 else pair[::-1]
+            for name in order:
+                calls = max(floor, ROUNDS * size)
+                try:
+                    cpu: float | None = measure_cpu(name, size, calls, logs)
+                except Exception as exc:
+                    print(f"cpu round {round_number}, {name} at {size}: {exc}", flush=True)
+                    cpu = None
+                rows.append({"round": round_number, "name": name, "concurrency": size, "cpu": cpu})
+                shown = "not measured" if cpu is None else f"{cpu:.2f} ms CPU per call"
+                print(f"cpu round {round_number}, {name} at {size}: {shown}", flush=True)
+    return rows
 
 
 def run_notes(
@@ -346,6 +401,8 @@ def main() -> None:
             runs.append(row)
             print_row(name, row)
         report["implementations"].append({"name": name, "runs": runs})
+    rounds = QUICK_CPU_ROUNDS if options.quick else CPU_ROUNDS
+    report["cpu_rounds"] = cpu_rounds(names, sizes, floor, rounds, logs)
     if "ivrd-serve" in names:
         batches, size, concurrency = (3, 200, 50) if options.quick else (5, 1000, 200)
         try:

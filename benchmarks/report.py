@@ -269,6 +269,7 @@ def _load_section(load: dict[str, Any], plots: dict[str, Path]) -> list[str]:
             cells += [fmt.format(run[key]) for _, key, fmt in LOAD_COLUMNS]
             table.append([*cells, run.get("note", "")])
     lines += _table(head, table)
+    lines += _cpu_rounds_table(load)
     growth = load.get("growth") or []
     if growth:
         columns = list(growth[0])
@@ -285,6 +286,35 @@ def _load_section(load: dict[str, Any], plots: dict[str, Path]) -> list[str]:
         if key in plots:
             lines += [f"![{title} against concurrency](benchmarks/{plots[key].name})", ""]
     return lines
+
+
+def _cpu_rounds_table(load: dict[str, Any]) -> list[str]:
+    """Every run of the CPU comparison: the table's, then the rounds taking turns."""
+    from load.targets import cpu_medians, rows_by_concurrency  # benchmarks/load/
+
+    rounds = load.get("cpu_rounds") or []
+    if not rounds:
+        return []
+    names = list(dict.fromkeys(row["name"] for row in rounds))
+    numbers = sorted({row["round"] for row in rounds})
+    cpu = {(row["name"], row["concurrency"], row["round"]): row["cpu"] for row in rounds}
+    head = ["implementation", "N", "run 1 (table)"] + [f"run {n}" for n in numbers] + ["median"]
+    table = []
+    for name in names:
+        medians = cpu_medians(load, name)
+        for concurrency, row in rows_by_concurrency(load, name).items():
+            runs = [row["server_cpu_ms_per_call"]]
+            runs += [cpu.get((name, concurrency, number)) for number in numbers]
+            runs.append(medians.get(concurrency))
+            shown = ["-" if value is None else f"{value:.2f}" for value in runs]
+            table.append([_code(name), concurrency, *shown])
+    return [
+        "CPU rounds: server CPU ms per call of ivrd-serve and greenswitch in more throughput runs, "
+        "the two taking turns, so that a slow spell of the shared machine slows both; the CPU "
+        "target is judged on each one's median (benchmarks/bench_load.py, `cpu_rounds`):",
+        "",
+        *_table(head, table),
+    ]
 
 
 def _targets_section(parser: dict[str, Any] | None, load: dict[str, Any] | None) -> list[str]:
