@@ -295,7 +295,8 @@ def _cpu_rounds_table(load: dict[str, Any]) -> list[str]:
     rounds = load.get("cpu_rounds") or []
     if not rounds:
         return []
-    names = list(dict.fromkeys(row["name"] for row in rounds))
+    measured = {row["name"] for row in rounds}
+    names = [run["name"] for run in load["implementations"] if run["name"] in measured]
     numbers = sorted({row["round"] for row in rounds})
     cpu = {(row["name"], row["concurrency"], row["round"]): row["cpu"] for row in rounds}
     head = ["implementation", "N", "run 1 (table)"] + [f"run {n}" for n in numbers] + ["median"]
