@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ivrd.esl import applications as args
-from ivrd.testing import Caller, Channel, FakeFreeSWITCH, Press
+from ivrd.testing import Caller, CallRecord, Channel, FakeFreeSWITCH, Press
 from ivrd.testing.expand import expand_variables
 from ivrd.testing.input import split_arguments
 from ivrd.testing.separate import word_starts
@@ -143,25 +143,36 @@ def test_file_word_survives_a_file_string_s_split_too(names: list[str]) -> None:
     assert file_string_parts(words[5]) == apostrophes
 
 
-@pytest.mark.anyio
-async def test_what_the_engine_is_given_by_speak_playback_and_a_question() -> None:
+async def with_tts_voice(apps: list[tuple[str, str]], caller: Caller) -> CallRecord:
+    """The call record after running `apps` on a channel with tts_engine flite, voice slt."""
+
     async def script(server: Server) -> None:
         await server.start()
-        await server.run("speak", "flite|kal|a\\\\\\\\b it\\\\'s")
-        await server.run("speak", "only the channel's voice")
-        await server.run("playback", "say:a\\\\b")
-        await server.run("play_and_get_digits", "1 1 1 1000 # 'say:x y\\\\\\\\' silence v")
-        await server.run("playback", "file_string://silence_stream://10!say:never heard")
+        for app, arg in apps:
+            await server.run(app, arg)
         await server.send_app("hangup")
         await server.finish()
 
     channel = Channel(variables={"tts_engine": "flite", "tts_voice": "slt"})
+    record, _ = await run_call(FakeFreeSWITCH(), script, caller, channel=channel)
+    return record
+
+
+@pytest.mark.anyio
+async def test_what_the_engine_is_given_by_speak_playback_and_a_question() -> None:
+    apps = [
+        ("speak", "flite|kal|a\\\\\\\\b it\\\\'s"),
+        ("speak", "only the channel's voice"),
+        ("playback", "say:a\\\\b"),
+        ("play_and_get_digits", "1 1 1 1000 # 'say:x y\\\\\\\\' silence v"),
+        ("playback", "file_string://silence_stream://10!say:never heard"),
+    ]
     caller = Caller(
         script=[Press("1", during="play_and_get_digits")],
         file_seconds=0.01,
         durations={"speak": 0.01},
     )
-    record, _ = await run_call(FakeFreeSWITCH(), script, caller, channel=channel)
+    record = await with_tts_voice(apps, caller)
     assert [(s.engine, s.voice, s.text) for s in record.spoken] == [
         ("flite", "kal", "a\\\\b it\\'s"),  # speak: the expansion only
         ("flite", "slt", "only the channel's voice"),
@@ -173,18 +184,13 @@ async def test_what_the_engine_is_given_by_speak_playback_and_a_question() -> No
 
 @pytest.mark.anyio
 async def test_the_engine_takes_a_leading_block_as_its_parameters() -> None:
-    async def script(server: Server) -> None:
-        await server.start()
-        await server.run("speak", "flite|kal|  {voice=evil,rate=9}Hello")
-        await server.run("playback", "say:{voice=evil}Hi")
-        await server.run("speak", "flite|kal|{}{voice=evil}Hello")
-        await server.run("speak", "flite|kal|{never closed")
-        await server.send_app("hangup")
-        await server.finish()
-
-    channel = Channel(variables={"tts_engine": "flite", "tts_voice": "slt"})
-    caller = Caller(file_seconds=0.01, durations={"speak": 0.01})
-    record, _ = await run_call(FakeFreeSWITCH(), script, caller, channel=channel)
+    apps = [
+        ("speak", "flite|kal|  {voice=evil,rate=9}Hello"),
+        ("playback", "say:{voice=evil}Hi"),
+        ("speak", "flite|kal|{}{voice=evil}Hello"),
+        ("speak", "flite|kal|{never closed"),
+    ]
+    record = await with_tts_voice(apps, Caller(file_seconds=0.01, durations={"speak": 0.01}))
     assert [(s.voice, s.params, s.text) for s in record.spoken] == [
         ("kal", {"voice": "evil", "rate": "9"}, "Hello"),
         ("slt", {"voice": "evil"}, "Hi"),
