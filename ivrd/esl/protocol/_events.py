@@ -38,7 +38,7 @@ CONTENT_TYPES: dict[str, EventFormat] = {
 class Event:
     """One event. `name` is `Event-Name`; `subclass` is `Event-Subclass` (for CUSTOM)."""
 
-    __slots__ = ("_body", "_headers", "_source", "format")
+    __slots__ = ("_body", "_headers", "_name", "_source", "format")
 
     _body: str | _NotChecked | None
 
@@ -51,6 +51,7 @@ class Event:
     ) -> None:
         self._headers: Headers | None = headers
         self._body = body
+        self._name: str | None = None
         self._source: bytes | None = None
         self.format: EventFormat = format
 
@@ -60,6 +61,7 @@ class Event:
         event = cls.__new__(cls)
         event._headers = None
         event._body = None
+        event._name = None
         event._source = source
         event.format = format
         return event
@@ -93,7 +95,12 @@ class Event:
 
     @property
     def name(self) -> str:
-        return self.headers.get("Event-Name") or ""
+        # Every consumer of an event asks for it first (the session, listeners, hooks): found
+        # once. An event never changes.
+        name = self._name
+        if name is None:
+            name = self._name = self.headers.get("Event-Name") or ""
+        return name
 
     @property
     def subclass(self) -> str | None:
@@ -105,7 +112,8 @@ class Event:
         return self.headers.get("Unique-ID")
 
     def get(self, name: str, default: str | None = None) -> str | None:
-        return self.headers.get(name, default)
+        headers = self._headers
+        return (headers if headers is not None else self._decode()).get(name, default)
 
     def __getitem__(self, name: str) -> str:
         return self.headers[name]

@@ -220,8 +220,10 @@ class Headers(Mapping[str, str]):
         return self._pairs
 
     def _lookup(self, name: str) -> str | None:
-        if self._text is not None:
-            return self._find(self._text, name)
+        text = self._text
+        return self._find(text, name) if text is not None else self._lookup_split(name)
+
+    def _lookup_split(self, name: str) -> str | None:
         value = self._first.get(name)
         if value is not None:
             return value
@@ -244,9 +246,14 @@ class Headers(Mapping[str, str]):
         # The exact spelling wins wherever it is (as in the split lines' map), and it is what
         # FreeSWITCH writes: one plain search of the text (a SIP event's block is ~6 KB; no
         # folded copy of it) finds it. Only a name not spelled so needs the folded search.
-        exact = text.find("\n" + name + ":")
-        if exact >= 0:
-            return _value_at(text, exact + len(name) + 2)
+        start = text.find("\n" + name + ":")
+        if start >= 0:
+            # `_value_at`, written out: this is every event's lookup.
+            start += len(name) + 2
+            if text.startswith(" ", start):
+                start += 1
+            end = text.find("\n", start)
+            return text[start:] if end < 0 else text[start:end]
         if not text.isascii():
             return self._find_slowly(text, name)
         pattern = _folded_pattern(name)
@@ -264,16 +271,19 @@ class Headers(Mapping[str, str]):
         return None
 
     def __getitem__(self, name: str) -> str:
-        value = self._lookup(name)
+        value = self.get(name)
         if value is None:
             raise KeyError(name)
-        return decode_value(value) if self._encoded else value
+        return value
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
-        value = self._lookup(name)
+        text = self._text
+        value = self._find(text, name) if text is not None else self._lookup_split(name)
         if value is None:
             return default
-        return decode_value(value) if self._encoded else value
+        if self._encoded and ("%" in value or value == UNDEFINED):
+            return decode_value(value)
+        return value
 
     def raw(self, name: str) -> str | None:
         """The value as it was on the wire, not decoded."""
