@@ -1,7 +1,8 @@
 """The load run: ivrd and the Python peers serving the same call, N calls at once.
 
     benchmarks/.venv-bench/bin/python benchmarks/bench_load.py [--quick] [--json PATH]
-        [--only ivrd-serve|ivrd-library|genesis|greenswitch ...] [--concurrency N ...]
+        [--only ivrd-serve|ivrd-library|genesis|greenswitch|ivrd-protocol|floor ...]
+        [--concurrency N ...]
 
 The fake FreeSWITCH (`ivrd.testing`, benchmarks/load/loadgen.py) runs in its own process pinned
 to one core and dials N calls at once; the server runs in another process pinned to the other
@@ -13,6 +14,15 @@ channel data (7 KB `connect` reply, 5-6 KB events). The four servers (benchmarks
   logging at warning, no HTTP endpoint);
 - ivrd-library: a hand-written OutboundServer + OutboundSession (ivrd_library.py);
 - genesis, greenswitch: the peers as their READMEs show them (peer_genesis.py, peer_greenswitch.py).
+
+And two references, which are not servers to run (no time limits, no error handling) but say
+where a call's CPU goes, as the parser run's floors do for parsing:
+
+- floor: the same exchange as one asyncio protocol per call with the least Python there can be:
+  frames found by searching the bytes, nothing decoded (floor.py);
+- ivrd-protocol: the floor's callbacks with ivrd's sans-I/O layer doing the framing, reading and
+  command building (ivrd_protocol.py). ivrd-library above it is the session's share (tasks,
+  waits, time limits), ivrd-serve above that the flow engine's and the daemon's.
 
 Per implementation and concurrency N, one fresh server process, warmed up with a few calls, then
 two runs (each once: nothing is repeated or best-of; rerun to see the noise):
@@ -73,7 +83,7 @@ BENCH = Path(__file__).resolve().parent
 LOAD = BENCH / "load"
 BENCH_VENV_PYTHON = BENCH / ".venv-bench" / "bin" / "python"
 PYTHON = str(BENCH_VENV_PYTHON) if BENCH_VENV_PYTHON.exists() else sys.executable
-IMPLEMENTATIONS = ["ivrd-serve", "ivrd-library", "genesis", "greenswitch"]
+IMPLEMENTATIONS = ["ivrd-serve", "ivrd-library", "genesis", "greenswitch", "ivrd-protocol", "floor"]
 CORES = sorted(os.sched_getaffinity(0))
 SERVER_CORE, LOADGEN_CORE = CORES[0], CORES[-1]
 WARMUP_CALLS = 5
@@ -104,6 +114,8 @@ def server_command(name: str, port: int, concurrency: int) -> tuple[list[str], d
         "ivrd-library": "ivrd_library.py",
         "genesis": "peer_genesis.py",
         "greenswitch": "peer_greenswitch.py",
+        "ivrd-protocol": "ivrd_protocol.py",
+        "floor": "floor.py",
     }[name]
     command = [PYTHON, str(LOAD / script), "--port", str(port)]
     if name == "greenswitch":

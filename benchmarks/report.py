@@ -30,7 +30,11 @@ COLORS = {
     "ivrd-library": "#6fa8dc",
     "genesis": "#e69138",
     "greenswitch": "#38a169",
+    "ivrd-protocol": "#9fc5e8",
+    "floor": "#888888",
 }
+REFERENCES = ("ivrd-protocol", "floor")
+"""Load-run rows that are not servers but say where a call's CPU goes (drawn dashed)."""
 SHOWN_ENVIRONMENT = ("date", "cpu", "cores", "kernel", "python", "versions")
 VERSIONED = ("ivrd", "genesis", "greenswitch", "gevent", "anyio", "uvloop", "matplotlib")
 REPRODUCE = "benchmarks/setup.sh && benchmarks/.venv-bench/bin/python benchmarks/run_all.py"
@@ -261,6 +265,16 @@ def _load_section(load: dict[str, Any], plots: dict[str, Path]) -> list[str]:
         "(benchmarks/bench_load.py says exactly how each column is measured).",
         "",
     ]
+    if any(item["name"] in REFERENCES for item in load["implementations"]):
+        lines += [
+            "Two rows are references, not servers (no time limits, no error handling): "
+            "`floor` makes the same call with the least Python there can be (frames found in "
+            "the bytes, nothing decoded); `ivrd-protocol` is the same with ivrd's sans-I/O "
+            "layer framing, reading and building the commands. What `ivrd-library` costs "
+            "above `ivrd-protocol` is the session's share (tasks, waits, time limits); what "
+            "`ivrd-serve` costs above `ivrd-library`, the flow engine's and the daemon's.",
+            "",
+        ]
     head = ["implementation"] + [title for title, _, _ in LOAD_COLUMNS] + ["note"]
     table = []
     for implementation in load["implementations"]:
@@ -437,6 +451,7 @@ def draw_plots(
                         marker="o",
                         label=name,
                         color=COLORS.get(name),
+                        linestyle="--" if name in REFERENCES else "-",
                     )
             axes.set_xscale("log")
             sizes = sorted(

@@ -169,6 +169,28 @@ def test_the_cpu_target_is_judged_on_the_median_of_the_runs_taking_turns(
     assert "| `greenswitch` | 50 | 5.00 | 4.80 | 4.50 | 4.80 |" in text
 
 
+def test_the_reference_rows_are_said_to_be_references(
+    report: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    without = report.write_report(PARSER, LOAD, tmp_path, ENVIRONMENT).read_text()
+    references = [
+        {"name": "ivrd-protocol", "runs": [load_run(50, 300, 0.6, 2.0)]},
+        {"name": "floor", "runs": [load_run(50, 400, 0.3, 1.0)]},
+    ]
+    load = {**LOAD, "implementations": LOAD["implementations"] + references}
+
+    text = report.write_report(PARSER, load, tmp_path, ENVIRONMENT).read_text()
+
+    assert "Two rows are references, not servers" not in without
+    assert "Two rows are references, not servers" in text
+    assert "| `floor` | 50 | 50 | 50 | 0 | 400.0 | 0.30 |" in text
+    # The targets compare ivrd-serve with the peers only.
+    assert [line for line in text.splitlines() if line.startswith("- load: CPU")] == [
+        line for line in without.splitlines() if line.startswith("- load: CPU")
+    ]
+
+
 def test_a_peer_that_was_not_measured_leaves_its_targets_unjudged(
     report: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,7 +2,8 @@
 
     python benchmarks/load/ivrd_library.py --port 8084
 
-`OutboundServer` with its defaults (backlog 4096, plain events, linger, asyncio) and a handler
+`OutboundServer` with its defaults (backlog 4096, plain events, linger) on uvloop when it is
+installed, as `ivrd serve` chooses its loop (`runtime.event_loop: auto`), and a handler
 that drives `OutboundSession`: every application waits for its own CHANNEL_EXECUTE_COMPLETE
 (matched by Event-UUID) before the next one is sent. bench_outbound.py runs the same
 `six_steps` in-process.
@@ -48,7 +49,12 @@ def main() -> None:
     # As `ivrd serve` at `logging.level: warning`: problems are logged, calls are not.
     logging.basicConfig(level=logging.WARNING)
     server = OutboundServer(six_steps, options.host, options.port)
-    anyio.run(server.serve)
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        anyio.run(server.serve)
+    else:
+        anyio.run(server.serve, backend_options={"use_uvloop": True})
 
 
 if __name__ == "__main__":
