@@ -2,8 +2,10 @@
 
     python benchmarks/load/ivrd_library.py --port 8084
 
-`OutboundServer` with its defaults (backlog 4096, plain events, linger) on uvloop when it is
-installed, as `ivrd serve` chooses its loop (`runtime.event_loop: auto`), and a handler
+`OutboundServer` with its defaults (backlog 4096, plain events, linger) and the events the
+call does not read stopped (`unneeded_events`, the daemon's list, so that every ivrd row and
+the references are sent the same events), on uvloop when it is installed, as `ivrd serve`
+chooses its loop (`runtime.event_loop: auto`), and a handler
 that drives `OutboundSession`: every application waits for its own CHANNEL_EXECUTE_COMPLETE
 (matched by Event-UUID) before the next one is sent. bench_outbound.py runs the same
 `six_steps` in-process.
@@ -16,6 +18,7 @@ import logging
 
 import anyio
 
+from ivrd.daemon.server import UNREAD_EVENTS
 from ivrd.esl import OutboundServer, OutboundSession
 
 GREETING = "ivr/welcome.wav"
@@ -48,7 +51,7 @@ def main() -> None:
     options = parser.parse_args()
     # As `ivrd serve` at `logging.level: warning`: problems are logged, calls are not.
     logging.basicConfig(level=logging.WARNING)
-    server = OutboundServer(six_steps, options.host, options.port)
+    server = OutboundServer(six_steps, options.host, options.port, unneeded_events=UNREAD_EVENTS)
     try:
         import uvloop  # noqa: F401
     except ImportError:
