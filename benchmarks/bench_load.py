@@ -45,11 +45,11 @@ FreeSWITCH), it did not run the six applications to a hangup by the server withi
 fake saw a protocol violation (a sendmsg without Event-UUID is allowed: FreeSWITCH takes it).
 `calls`, `completed` and `failed` count both runs. A row's note says DISTURBED when other
 processes took more than 10% of a core on the two cores during its throughput run (each row
-first waits up to 30 s for them to be quiet): rerun it on a quiet machine. Then CPU rounds:
-ivrd-serve and greenswitch take turns for two more throughput runs each per N (--quick: one),
-and the CPU target is judged on the median of the three (`cpu_rounds`). At the end, a growth
-check: ivrd-serve serves 5 batches of 1000 calls (200 at a time) in one process; its CPU per
-call and RSS must stay flat.
+first waits up to 30 s for them to be quiet): rerun it on a quiet machine. Then rounds:
+ivrd-serve and greenswitch take turns for four more throughput runs each per N (--quick: one),
+and the CPU and p99 targets are judged on the median of the five (`cpu_rounds`). At the end, a
+growth check: ivrd-serve serves 5 batches of 1000 calls (200 at a time) in one process; its
+CPU per call and RSS must stay flat.
 """
 
 from __future__ import annotations
@@ -100,8 +100,8 @@ FULL, QUICK = [50, 200, 1000], [20, 50]
 ROUNDS = 2
 """A throughput run places ROUNDS * N calls (at least FULL_CALLS), N at a time."""
 FULL_CALLS, QUICK_CALLS = 1000, 200
-CPU_ROUNDS, QUICK_CPU_ROUNDS = 3, 2
-"""Rounds of the CPU comparison with greenswitch (the table's run is the first): see
+CPU_ROUNDS, QUICK_CPU_ROUNDS = 5, 2
+"""Rounds of the comparison with greenswitch (the table's run is the first): see
 `cpu_rounds`."""
 
 
@@ -204,9 +204,9 @@ def measure(name: str, concurrency: int, calls: int, logs: Path) -> dict[str, An
     }
 
 
-def measure_cpu(name: str, concurrency: int, calls: int, logs: Path) -> float:
-    """Server CPU ms per call placed in one throughput run (`calls` calls) in a fresh server,
-    as the table's column counts it."""
+def measure_round(name: str, concurrency: int, calls: int, logs: Path) -> dict[str, float]:
+    """One throughput run (`calls` calls) in a fresh server: its server CPU ms per call placed
+    and its p99 turnaround, as the table's columns count them."""
     wait_for_quiet({SERVER_CORE, LOADGEN_CORE}, QUIET_WAIT, DISTURBED)
     server, generator = start(name, concurrency, logs)
     try:
@@ -221,18 +221,23 @@ def measure_cpu(name: str, concurrency: int, calls: int, logs: Path) -> float:
         server.stop()
     if result["failed"]:  # (the peers lose calls at 1000: counted as in the table's run)
         print(f"{name} at {concurrency}: {result['failed']} of {calls} calls failed", flush=True)
-    return round(cpu / calls * 1000, 2)
+    turnarounds = result["turnarounds"]
+    return {
+        "cpu": round(cpu / calls * 1000, 2),
+        "p99": round(percentile(turnarounds, 0.99) * 1000, 3) if turnarounds else 0.0,
+    }
 
 
 def cpu_rounds(
     names: list[str], sizes: list[int], floor: int, rounds: int, logs: Path
 ) -> list[dict[str, Any]]:
-    """More runs of ivrd-serve and greenswitch, taking turns, for the CPU ratio target.
+    """More runs of ivrd-serve and greenswitch, taking turns, for the targets that compare them.
 
     The table runs each implementation once, minutes apart; on a shared machine the host's
-    own load moves a run's CPU per call by a tenth or more in that time, and so the ratio. Here
-    the two alternate (the first of a pair changes every round), so that a slow spell slows
-    both; the target is judged on the median of every run, the table's included.
+    own load moves a run's CPU per call by a tenth or more in that time (a slow spell has
+    moved it by half), and so the ratios. Here the two alternate (the first of a pair changes
+    every round), so that a slow spell slows both; the CPU and p99 turnaround targets are
+    judged on the median of every run, the table's included.
     """
     pair = [name for name in ("ivrd-serve", "greenswitch") if name in names]
     rows: list[dict[str, Any]] = []
@@ -243,13 +248,18 @@ def cpu_rounds(
             order = pair if round_number % 2 else pair[::-1]
             for name in order:
                 calls = max(floor, ROUNDS * size)
+                row: dict[str, Any] = {"round": round_number, "name": name, "concurrency": size}
                 try:
-                    cpu: float | None = measure_cpu(name, size, calls, logs)
+                    row.update(measure_round(name, size, calls, logs))
                 except Exception as exc:
                     print(f"cpu round {round_number}, {name} at {size}: {exc}", flush=True)
-                    cpu = None
-                rows.append({"round": round_number, "name": name, "concurrency": size, "cpu": cpu})
-                shown = "not measured" if cpu is None else f"{cpu:.2f} ms CPU per call"
+                    row.update(cpu=None, p99=None)
+                rows.append(row)
+                shown = (
+                    "not measured"
+                    if row["cpu"] is None
+                    else f"{row['cpu']:.2f} ms CPU per call, p99 {row['p99']:.2f} ms"
+                )
                 print(f"cpu round {round_number}, {name} at {size}: {shown}", flush=True)
     return rows
 

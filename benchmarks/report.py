@@ -14,6 +14,7 @@ import importlib.metadata
 import os
 import platform
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -303,33 +304,53 @@ def _load_section(load: dict[str, Any], plots: dict[str, Path]) -> list[str]:
 
 
 def _cpu_rounds_table(load: dict[str, Any]) -> list[str]:
-    """Every run of the CPU comparison: the table's, then the rounds taking turns."""
-    from load.targets import cpu_medians, rows_by_concurrency  # benchmarks/load/
+    """Every run of the comparison with greenswitch: the table's, then the rounds taking turns;
+    CPU per call, then p99 turnaround (where the rounds measured it)."""
+    from load.targets import cpu_medians, p99_medians  # benchmarks/load/
 
     rounds = load.get("cpu_rounds") or []
     if not rounds:
         return []
+    lines = [
+        "Rounds: ivrd-serve and greenswitch in more throughput runs, the two taking turns, so "
+        "that a slow spell of the shared machine slows both; the CPU and p99 targets are judged "
+        "on each one's median (benchmarks/bench_load.py, `cpu_rounds`). Server CPU ms per call:",
+        "",
+        *_rounds_table(load, "server_cpu_ms_per_call", "cpu", cpu_medians),
+    ]
+    if any(row.get("p99") is not None for row in rounds):
+        lines += [
+            "p99 turnaround, ms:",
+            "",
+            *_rounds_table(load, "turnaround_p99_ms", "p99", p99_medians),
+        ]
+    return lines
+
+
+def _rounds_table(
+    load: dict[str, Any],
+    column: str,
+    key: str,
+    medians_of: Callable[[dict[str, Any], str], dict[int, float]],
+) -> list[str]:
+    from load.targets import rows_by_concurrency  # benchmarks/load/
+
+    rounds = load["cpu_rounds"]
     measured = {row["name"] for row in rounds}
     names = [run["name"] for run in load["implementations"] if run["name"] in measured]
     numbers = sorted({row["round"] for row in rounds})
-    cpu = {(row["name"], row["concurrency"], row["round"]): row["cpu"] for row in rounds}
+    values = {(row["name"], row["concurrency"], row["round"]): row.get(key) for row in rounds}
     head = ["implementation", "N", "run 1 (table)"] + [f"run {n}" for n in numbers] + ["median"]
     table = []
     for name in names:
-        medians = cpu_medians(load, name)
+        medians = medians_of(load, name)
         for concurrency, row in rows_by_concurrency(load, name).items():
-            runs = [row["server_cpu_ms_per_call"]]
-            runs += [cpu.get((name, concurrency, number)) for number in numbers]
+            runs = [row[column]]
+            runs += [values.get((name, concurrency, number)) for number in numbers]
             runs.append(medians.get(concurrency))
             shown = ["-" if value is None else f"{value:.2f}" for value in runs]
             table.append([_code(name), concurrency, *shown])
-    return [
-        "CPU rounds: server CPU ms per call of ivrd-serve and greenswitch in more throughput runs, "
-        "the two taking turns, so that a slow spell of the shared machine slows both; the CPU "
-        "target is judged on each one's median (benchmarks/bench_load.py, `cpu_rounds`):",
-        "",
-        *_table(head, table),
-    ]
+    return _table(head, table)
 
 
 def _targets_section(parser: dict[str, Any] | None, load: dict[str, Any] | None) -> list[str]:
