@@ -100,6 +100,19 @@ def test_equality_compares_decoded_pairs_in_order() -> None:
         hash(encoded)
 
 
+def test_a_block_with_a_malformed_line_equals_only_its_own_text() -> None:
+    # Its lines are checked when all of them are read; comparing must not raise for it.
+    bad = "A: 1\na line without a colon"
+    same = Headers.from_text(bad, "frame")
+
+    assert same == Headers.from_text(bad, "frame")
+    assert same != Headers.from_text(bad, "frame", encoded=True)
+    assert same != Headers.from_text("A: 1", "frame")
+    assert Headers([("A", "1")]) != same
+    with pytest.raises(RemoteProtocolError, match="without a name and colon"):
+        same.pairs()
+
+
 @pytest.mark.parametrize(
     ("raw", "decoded"),
     [
