@@ -1,9 +1,9 @@
 """One call over the outbound event socket: set-up, applications, events, teardown.
 
-FreeSWITCH connects to us (dialplan `socket <addr> async full`); the session sends `connect`,
-then `myevents`, `linger` and `divert_events on` together (each answered in order), then runs
-the handler; with `unneeded_events`, a `nixevent` after `myevents` stops the events nobody reads
-(each one costs framing and decoding its name). Applications go one at a time, each with
+FreeSWITCH connects to us (dialplan `socket <addr> async full`); the session sends `connect`
+with `myevents`, `linger` and `divert_events on` in one write (each answered in order), then
+runs the handler; with `unneeded_events`, a `nixevent` after `myevents` stops the events nobody
+reads (each one costs framing and decoding its name). Applications go one at a time, each with
 `event-lock: true` and a fresh `Event-UUID`, and complete on the CHANNEL_EXECUTE_COMPLETE whose
 `Application-UUID` matches (in async mode FreeSWITCH nests an application sent while another
 runs, it does not queue it).
@@ -316,7 +316,22 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             await self._conn.run()  # calls _on_closed when it ends
 
     async def _setup(self) -> None:
-        reply = await _requests.request(self._conn, commands.connect(), self.timeouts.connect)
+        setup, nixevent = setup_commands(
+            self.event_format, self._unneeded_events, self._linger, self._divert_events
+        )
+        # `connect` and the set-up in one write: FreeSWITCH reads the socket a command at a
+        # time (mod_event_socket's read_packet) and answers each in order, and none of the
+        # set-up needs the channel data, so the call starts one round trip sooner.
+        connect = commands.connect()
+        connected, *waiters = await self._conn.send_commands((connect, *setup))
+        answer = await self._conn.wait_reply(
+            connected, deadline(self.timeouts.connect, self._clock)
+        )
+        if answer is None:
+            raise ESLTimeout(
+                f"{self._conn.no_answer('connect')} within {self.timeouts.connect:g} s"
+            )
+        reply = _requests.checked_reply(answer, "connect")
         # The channel data: kept as the text it came in (the parser does), read as looked up.
         data = self._channel_data = reply.headers
         self.uuid = data.get("Unique-ID") or data.get("Channel-Unique-ID") or ""
@@ -330,11 +345,6 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
                 data.get("Control"),
                 extra=self._log_extra(),
             )
-        setup, nixevent = setup_commands(
-            self.event_format, self._unneeded_events, self._linger, self._divert_events
-        )
-        # Sent together: FreeSWITCH answers them in order, and none depends on another's answer.
-        waiters = await self._conn.send_commands(setup)
         limit = deadline(self.timeouts.reply, self._clock)
         for waiter, command in zip(waiters, setup, strict=True):
             what = _requests.what_of(command)

@@ -101,21 +101,28 @@ class Peer:
         data: list[tuple[str, str]] | None = None,
         nixed: Collection[str] = (),
     ) -> None:
-        """connect, myevents, nixevent `nixed` (if any), linger, divert_events: each read, then
-        answered."""
+        """connect and the set-up (myevents, nixevent `nixed` if any, linger, divert_events),
+        all read before any is answered: the library sends them together, in one write."""
+        replies = await self.expect_setup(linger=linger, divert=divert, nixed=nixed)
+        await self.send(writers.channel_data_reply(data or channel_data(uuid)), *replies)
+
+    async def expect_setup(
+        self, *, linger: bool = True, divert: bool = True, nixed: Collection[str] = ()
+    ) -> list[bytes]:
+        """Read `connect` and the set-up commands sent with it; their replies but the first."""
         await self.expect("connect")
-        await self.send(writers.channel_data_reply(data or channel_data(uuid)))
         await self.expect("myevents")
-        await self.reply("+OK Events Enabled")
+        replies = [writers.command_reply("+OK Events Enabled")]
         if nixed:
             await self.expect("nixevent " + " ".join(sorted(nixed)))
-            await self.reply("+OK events nixed")
+            replies.append(writers.command_reply("+OK events nixed"))
         if linger:
             await self.expect("linger")
-            await self.reply("+OK will linger")
+            replies.append(writers.command_reply("+OK will linger"))
         if divert:
             await self.expect("divert_events on")
-            await self.reply("+OK events diverted")
+            replies.append(writers.command_reply("+OK events diverted"))
+        return replies
 
     async def expect_execute(self, app: str, arg: str | None = None) -> Command:
         command = await self.expect("sendmsg")

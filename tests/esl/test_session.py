@@ -37,10 +37,10 @@ async def answer_and_hang_up(peer: Peer) -> None:
     await peer.goodbye()
 
 
-async def test_setup_is_connect_then_myevents_linger_divert_sent_together() -> None:
-    """`connect` first (its reply is the channel data); the other three need nothing from each
-    other's answers, so they go out at once and cost one round trip; the handler starts after
-    the last reply."""
+async def test_setup_is_connect_with_myevents_linger_divert_before_any_reply() -> None:
+    """`connect` first (its reply is the channel data); the other three need nothing from it or
+    from each other's answers, so all four go out at once and cost one round trip (FreeSWITCH
+    reads them one by one and answers in order); the handler starts after the last reply."""
     seen: list[object] = []
 
     async def handler(session: OutboundSession) -> None:
@@ -52,11 +52,11 @@ async def test_setup_is_connect_then_myevents_linger_divert_sent_together() -> N
 
     async with serving(handler) as server, dial(server) as peer:
         await peer.expect("connect")
-        await assert_nothing_sent(peer)
-        await peer.send(writers.channel_data_reply(channel_data(socket_host="127.0.0.1")))
         await peer.expect("myevents")
         await peer.expect("linger")
         await peer.expect("divert_events on")
+        await assert_nothing_sent(peer)
+        await peer.send(writers.channel_data_reply(channel_data(socket_host="127.0.0.1")))
         await assert_nothing_sent(peer)
         await peer.reply("+OK Events Enabled")
         await peer.reply("+OK will linger")
