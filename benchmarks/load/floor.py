@@ -10,7 +10,7 @@ floors do for parsing. Each connection is a `asyncio.Protocol` (on uvloop when i
 
 - frames: the blank line, then `Content-Length` bytes when the head has one (its value is
   found by a search of the head, not by splitting it);
-- what it sends: the commands `ivrd serve` sends for this call: `connect`; `myevents`, the
+- what it sends: the commands `ivrd serve` sends for this call: `connect`, `myevents`, the
   daemon's `nixevent` and `linger` in one write; then each application (the `multiset` the
   daemon starts a call with, then the six) as a `sendmsg` with `event-lock` and an
   Event-UUID; `exit` once CHANNEL_HANGUP_COMPLETE came;
@@ -58,8 +58,9 @@ UNREAD_EVENTS = [
     "NOTALK",
     "TALK",
 ]
-SETUP = b"myevents\n\nnixevent %s\n\nlinger\n\n" % " ".join(UNREAD_EVENTS).encode()
-SETUP_REPLIES = 3
+# `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
+SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger\n\n" % " ".join(UNREAD_EVENTS).encode()
+SETUP_REPLIES = 4
 # The applications, in order; `set`'s argument comes from the digits.
 STEPS: list[tuple[str, str | None]] = [
     ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal"),
@@ -77,14 +78,14 @@ HANGUP_COMPLETE = b"Event-Name: CHANNEL_HANGUP_COMPLETE\n"
 class Call(asyncio.Protocol):
     def __init__(self) -> None:
         self.buffer = b""
-        self.replies = -1  # the `connect` reply first, then the setup's
+        self.replies = 0  # the `connect` reply first, then the setup's
         self.step = 0
         self.event_uuid = b""
         self.digits = ""
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(b"connect\n\n")
+        transport.write(SETUP)
 
     def data_received(self, data: bytes) -> None:
         buffer = self.buffer + data if self.buffer else data
@@ -111,9 +112,7 @@ class Call(asyncio.Protocol):
         # nothing the completion does not.
         if self.replies < SETUP_REPLIES:
             self.replies += 1
-            if self.replies == 0:
-                self.transport.write(SETUP)
-            elif self.replies == SETUP_REPLIES:
+            if self.replies == SETUP_REPLIES:
                 self.execute()
 
     def on_event(self, event: bytes) -> None:

@@ -20,20 +20,26 @@ from floor import STEPS, UNREAD_EVENTS, next_event_uuid, serve_protocol
 
 from ivrd.esl.protocol import CommandReply, EventMessage, Parser, commands
 
-SETUP = (commands.myevents(), commands.nixevent(UNREAD_EVENTS), commands.linger())
+# `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
+SETUP = (
+    commands.connect(),
+    commands.myevents(),
+    commands.nixevent(UNREAD_EVENTS),
+    commands.linger(),
+)
 
 
 class Call(asyncio.Protocol):
     def __init__(self) -> None:
         self.parser = Parser()
-        self.replies = -1  # the `connect` reply first, then the setup's
+        self.replies = 0  # the `connect` reply first, then the setup's
         self.step = 0
         self.event_uuid = ""
         self.digits = ""
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
-        transport.write(commands.connect())
+        transport.write(b"".join(SETUP))
 
     def data_received(self, data: bytes) -> None:
         self.parser.feed(data)
@@ -46,9 +52,7 @@ class Call(asyncio.Protocol):
     def on_reply(self) -> None:
         if self.replies < len(SETUP):
             self.replies += 1
-            if self.replies == 0:
-                self.transport.write(b"".join(SETUP))
-            elif self.replies == len(SETUP):
+            if self.replies == len(SETUP):
                 self.execute()
 
     def on_event(self, message: EventMessage) -> None:
