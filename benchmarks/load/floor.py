@@ -160,12 +160,17 @@ def serve_protocol(protocol: Callable[[], asyncio.Protocol], host: str, port: in
         uvloop.run(serve())
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def serve_from_command_line(protocol: Callable[[], asyncio.Protocol], doc: str) -> None:
+    """`--host` and `--port` from the command line, then `serve_protocol` there."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     options = parser.parse_args()
-    serve_protocol(Call, options.host, options.port)
+    serve_protocol(protocol, options.host, options.port)
+
+
+def main() -> None:
+    serve_from_command_line(Call, __doc__ or "")
 
 
 if __name__ == "__main__":

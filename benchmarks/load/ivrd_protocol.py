@@ -12,11 +12,10 @@ call; what ivrd-library costs above this, the session's (tasks, waits, time limi
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from typing import Any
 
-from floor import STEPS, UNREAD_EVENTS, next_event_uuid, serve_protocol
+from floor import STEPS, UNREAD_EVENTS, next_event_uuid, serve_from_command_line
 
 from ivrd.esl.protocol import CommandReply, EventMessage, Parser, commands
 
@@ -81,11 +80,7 @@ class Call(asyncio.Protocol):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, required=True)
-    options = parser.parse_args()
-    serve_protocol(Call, options.host, options.port)
+    serve_from_command_line(Call, __doc__ or "")
 
 
 if __name__ == "__main__":
