@@ -98,7 +98,8 @@ async def api(conn: Connection, command: str, timeouts: Timeouts) -> str:
 async def _answer(conn: Connection, data: bytes, what: str, limit: float | None) -> Reply:
     reply = await conn.request(data, deadline(limit))
     if reply is None:
-        raise ESLTimeout(f"{conn.no_answer(what)} within {limit:g} s")
+        assert limit is not None  # without a limit, only the reply (or an error) ends the wait
+        raise conn.no_answer(what, limit)
     return reply
 
 

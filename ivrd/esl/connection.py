@@ -34,7 +34,7 @@ import anyio.abc
 from ivrd.esl._asyncio_stream import ProtocolStream
 from ivrd.esl._transport import closed_error
 from ivrd.esl._wakeup import Wakeup
-from ivrd.esl.errors import ConnectionClosed
+from ivrd.esl.errors import ConnectionClosed, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import (
     CLOSED,
@@ -326,9 +326,11 @@ class Connection:
             raise ConnectionClosed(str(waiter.error))
         return waiter.message
 
-    def no_answer(self, what: str) -> str:
-        """How a time limit on a reply reads: "no answer from FreeSWITCH at X to `api`"."""
-        return f"no answer from FreeSWITCH at {self.peer} to `{what}`"
+    def no_answer(self, what: str, seconds: float) -> ESLTimeout:
+        """A reply's time limit passed: "no answer from FreeSWITCH at X to `api` within 5 s"."""
+        return ESLTimeout(
+            f"no answer from FreeSWITCH at {self.peer} to `{what}` within {seconds:g} s"
+        )
 
     async def _send(self, data: bytes) -> None:
         push = self._push

@@ -197,7 +197,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         if event is None:  # the time limit passed
             if running.replied:
                 raise ESLTimeout(f"`{app}` did not complete within {timeouts.application:g} s")
-            raise ESLTimeout(f"{self._conn.no_answer('sendmsg')} within {timeouts.reply:g} s")
+            raise self._conn.no_answer("sendmsg", timeouts.reply)
         return ExecuteResult(app, event, running.interrupted)
 
     async def disconnect(self) -> None:
@@ -322,15 +322,12 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         # `connect` and the set-up in one write: FreeSWITCH reads the socket a command at a
         # time (mod_event_socket's read_packet) and answers each in order, and none of the
         # set-up needs the channel data, so the call starts one round trip sooner.
-        connect = commands.connect()
-        connected, *waiters = await self._conn.send_commands((connect, *setup))
+        connected, *waiters = await self._conn.send_commands((commands.connect(), *setup))
         answer = await self._conn.wait_reply(
             connected, deadline(self.timeouts.connect, self._clock)
         )
         if answer is None:
-            raise ESLTimeout(
-                f"{self._conn.no_answer('connect')} within {self.timeouts.connect:g} s"
-            )
+            raise self._conn.no_answer("connect", self.timeouts.connect)
         reply = _requests.checked_reply(answer, "connect")
         # The channel data: kept as the text it came in (the parser does), read as looked up.
         data = self._channel_data = reply.headers
@@ -350,7 +347,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             what = _requests.what_of(command)
             answer = await self._conn.wait_reply(waiter, limit)
             if answer is None:
-                raise ESLTimeout(f"{self._conn.no_answer(what)} within {self.timeouts.reply:g} s")
+                raise self._conn.no_answer(what, self.timeouts.reply)
             if command is nixevent and isinstance(answer, CommandReply) and not answer.ok:
                 # Only a saving refused (FreeSWITCH without `full` control): not worth the call.
                 logger.warning(
