@@ -349,7 +349,7 @@ async def _run_flow(
             frame.vars[name] = call.value(template, frame)
         frame.vars.update(variables)
         # ivrd decides about keys itself: FreeSWITCH would end a playback on `*` on its own.
-        await call.app(
+        await call.settings(
             "multiset",
             f"^^|playback_terminators=none|tts_engine={flow.tts.engine}|tts_voice={flow.tts.voice}",
         )

@@ -6,7 +6,9 @@ runs the handler; with `unneeded_events`, a `nixevent` after `myevents` stops th
 reads (each one costs framing and decoding its name). Applications go one at a time, each with
 `event-lock: true` and a fresh `Event-UUID`, and complete on the CHANNEL_EXECUTE_COMPLETE whose
 `Application-UUID` matches (in async mode FreeSWITCH nests an application sent while another
-runs, it does not queue it).
+runs without `event-lock`; event-locked ones it runs one after another). An application that
+finishes at once and whose result nobody reads (`multiset` of settings) may be queued ahead
+with `enqueue`, without a round trip of its own.
 
 Every wait ends: CHANNEL_HANGUP raises CallHangup in the pending application (it arrives
 before the completion), a dropped socket raises ConnectionClosed, a time limit ESLTimeout.
@@ -31,13 +33,13 @@ from ivrd.esl._app_methods import ApplicationMethods
 from ivrd.esl._asyncio_stream import ProtocolStream
 from ivrd.esl._dispatch import EventHooks, Listeners, Subscriptions
 from ivrd.esl._requests import BackgroundJobs
-from ivrd.esl._running import RunningApp
+from ivrd.esl._running import RunningApp, new_event_uuid
 from ivrd.esl._session_commands import EventFormat, SessionCommands, setup_commands
 from ivrd.esl._session_events import SessionEvents
 from ivrd.esl._wakeup import Turns
 from ivrd.esl.applications import ExecuteResult, normalise_variable
 from ivrd.esl.connection import Connection, ReplyWaiter
-from ivrd.esl.errors import CallHangup, ConnectionClosed, ESLError, ESLTimeout
+from ivrd.esl.errors import CallHangup, CommandError, ConnectionClosed, ESLError, ESLTimeout
 from ivrd.esl.latch import Latch
 from ivrd.esl.protocol import (
     DEFAULT_MAX_FRAME_SIZE,
@@ -107,6 +109,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         self._jobs_subscribed = False
         self._app_lock = Turns()
         self._app: RunningApp | None = None
+        self._refused: CommandError | None = None  # an `enqueue`d application's -ERR
         self._hangup_cause: str | None = None
         self._hangup_complete = False
         self._notice: DisconnectNotice | None = None
@@ -150,7 +153,28 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         """Run one application and wait for its completion (one at a time per session)."""
         async with self._app_lock:
             self._check_call(app)
+            refused, self._refused = self._refused, None
+            if refused is not None:
+                raise refused
             return await self._execute(app, arg, loops)
+
+    async def enqueue(self, app: str, arg: str = "") -> None:
+        """Send one application without waiting for it: it runs before the next `execute`.
+
+        For applications that finish at once and whose result nobody reads, such as a
+        `multiset` of settings: FreeSWITCH runs event-locked applications one after another,
+        so the application `execute` sends next waits behind this one, and the call saves the
+        round trip of waiting for it. Should FreeSWITCH refuse it (`-ERR`), the application
+        waited for then, or else the next one, raises that CommandError.
+        """
+        self._check_call(app)
+        waiter = await self._conn.send_command(
+            commands.execute(app, arg, event_uuid=new_event_uuid())
+        )
+        if waiter.resolved:
+            self._on_enqueued_reply(app, waiter)
+        else:
+            waiter.notify = lambda waiter: self._on_enqueued_reply(app, waiter)
 
     async def hangup(self, cause: str = "") -> ExecuteResult | None:
         """Hang the call up; returns when CHANNEL_HANGUP (or the completion) arrives.
@@ -253,6 +277,21 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             self._hooks.dispatch(event, self._task_group, name)
         if self._subscriptions:
             self._subscriptions.publish(event, name)
+
+    def _on_enqueued_reply(self, app: str, waiter: ReplyWaiter) -> None:
+        if waiter.message is None:
+            return  # the connection ended: whatever waits learns it from the connection
+        try:
+            _requests.checked_reply(waiter.message, f"sendmsg {app}")
+        except CommandError as exc:
+            if self._hangup_cause is not None:
+                return  # the call is gone: that is what whatever waits will hear
+            logger.warning("FreeSWITCH refused %s", exc, extra=self._log_extra())
+            running = self._app
+            if running is not None:
+                running.fail(exc)
+            else:
+                self._refused = exc
 
     def _on_hangup(self, event: Event) -> None:
         if self._hangup_cause is not None:

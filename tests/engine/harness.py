@@ -117,7 +117,7 @@ class Ran:
         """The session behaved (no protocol violations, applications one at a time, `exit` at
         the end) and the trace tells the truth: its commands, in order, are the applications
         FreeSWITCH received (masked as the trace masks them)."""
-        assert self.record.violations == []
+        assert self.record.violations == [], self.record.violations
         assert all(app.event_lock and not app.nested for app in self.record.apps)
         assert self.record.exit_sent
         assert self.traced_apps() == [

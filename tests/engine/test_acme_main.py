@@ -688,13 +688,11 @@ async def test_caller_hangs_up_at_once() -> None:
     assert ran.trace.disposition == "caller_hangup"
     assert [r.url.path for r in ran.web.requests] == ["/api/v2/calls"]
     assert ran.record.exit_sent
-    # The caller's hangup and the flow's next `sendmsg` may cross on the wire: then FreeSWITCH
-    # sees an `answer` that came after the hangup, and the fake notes that.
-    if ran.apps == [SETUP]:
-        ran.assert_clean()
-    else:
-        assert ran.apps == [SETUP, ("answer", "")]
-        assert [v.kind for v in ran.record.violations] == ["after-hangup"]
+    # The settings are not waited for: `answer` is queued behind them at once, and the flow may
+    # get as far as the welcome before the hangup reaches it. A `sendmsg` may cross the hangup
+    # on the wire: FreeSWITCH then sees it after the hangup, and the fake notes that.
+    assert ran.apps in ([SETUP], [SETUP, ANSWER], [SETUP, ANSWER, WELCOME])
+    assert {v.kind for v in ran.record.violations} <= {"after-hangup"}
 
 
 @pytest.mark.parametrize("path", ["GET /api/v2/accounts/12345678", "POST /api/v2/callbacks"])

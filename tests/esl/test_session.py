@@ -161,6 +161,84 @@ async def test_completion_is_matched_by_application_uuid_not_by_name_or_order() 
     assert results == [("FILE PLAYED", "500")]
 
 
+async def test_an_enqueued_application_goes_out_at_once_and_the_next_waits_behind_it() -> None:
+    results: list[object] = []
+
+    async def handler(session: OutboundSession) -> None:
+        await session.enqueue("multiset", "^^|playback_terminators=none")
+        results.append("enqueued")
+        result = await session.answer()
+        results.append(result.application)
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        settings = await peer.expect_execute("multiset", "^^|playback_terminators=none")
+        # Not waited for: the next application is sent before its +OK or its completion.
+        answer = await peer.expect_execute("answer")
+        assert answer.headers["Event-UUID"] != settings.headers["Event-UUID"]
+        assert results == ["enqueued"]
+        await peer.reply()
+        await peer.reply()
+        # Its completion comes first (FreeSWITCH runs them in order) and ends no wait.
+        await peer.complete(settings)
+        await assert_nothing_sent(peer)
+        assert results == ["enqueued"]
+        await peer.complete(answer)
+        await peer.goodbye()
+    assert results == ["enqueued", "answer"]
+
+
+@pytest.mark.parametrize("when", ["while the next waits", "before the next is sent"])
+async def test_an_enqueued_application_refused_fails_the_application_after_it(when: str) -> None:
+    outcome: list[object] = []
+
+    async def handler(session: OutboundSession) -> None:
+        await session.enqueue("multiset", "^^|a=1")
+        if when == "before the next is sent":
+            await session.wait_for("CHANNEL_PARK")  # read after the -ERR: that was read
+        try:
+            await session.answer()
+        except CommandError as exc:
+            outcome.append((exc.command, exc.reply))
+        await session.playback("a.wav")  # reported once: the call goes on
+        outcome.append("played")
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        await peer.expect_execute("multiset", "^^|a=1")
+        if when == "while the next waits":
+            await peer.expect_execute("answer")
+            await peer.reply("-ERR no reply")
+            await peer.reply()
+        else:
+            await peer.reply("-ERR no reply")
+            await peer.send(event("CHANNEL_PARK"))
+        playback = await peer.expect_execute("playback", "a.wav")
+        await peer.reply()
+        await peer.complete(playback, "FILE PLAYED")
+        await peer.goodbye()
+    assert outcome == [("sendmsg multiset", "-ERR no reply"), "played"]
+
+
+async def test_enqueue_after_the_hangup_raises_call_hangup_and_sends_nothing() -> None:
+    outcome: list[object] = []
+
+    async def handler(session: OutboundSession) -> None:
+        with pytest.raises(CallHangup):
+            await session.wait_for("CHANNEL_PARK")
+        try:
+            await session.enqueue("multiset", "^^|a=1")
+        except CallHangup as exc:
+            outcome.append(exc.cause)
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        await peer.hangup("USER_BUSY")
+        await peer.call_gone("USER_BUSY")
+        await peer.goodbye()
+    assert outcome == ["USER_BUSY"]
+
+
 async def test_the_caller_hanging_up_mid_playback_raises_call_hangup_with_the_cause() -> None:
     outcome: list[object] = []
 

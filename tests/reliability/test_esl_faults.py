@@ -432,7 +432,9 @@ async def test_a_freeswitch_that_stops_answering_costs_one_call_for_a_bounded_ti
                     side = Side(peer, CALL_UUID)
                     peer_port = side.port
                     await side.connect()
-                    await side.next_app()  # the first sendmsg: never answered
+                    settings = await side.next_app()  # not waited for
+                    assert settings.headers["execute-app-name"] == "multiset"
+                    await side.next_app()  # `answer`, at once; neither is ever answered
                     start = anyio.current_time()
                     hangup = await side.next_app()
                     assert hangup.headers["execute-app-name"] == "hangup"
