@@ -168,7 +168,7 @@ class Interrupts:
 
     def on_dtmf(self, event: Event) -> None:
         """A DTMF event, in the session's reader (see `CallSession.listen`): must not block."""
-        digit = event.get("DTMF-Digit")
+        digit = event.last("DTMF-Digit")
         if not digit:
             return
         if self.app_running and not self.interruptible:

@@ -354,13 +354,14 @@ def digits_result(execution: ExecuteResult, variable: str) -> DigitsResult:
     """
     var = normalise_variable(variable)
     digits = execution.variable(var) or ""
-    invalid = execution.variable(f"{var}_invalid") or ""
     result = execution.variable("read_result")
     terminator = execution.variable("read_terminator_used") or None
     if digits and result in ("success", "timeout"):
         return DigitsResult(digits, "ok", "", terminator, execution)
     if digits:
         return DigitsResult("", "invalid", digits, terminator, execution)
+    # Only now: a variable that is not there costs a search of the whole channel data.
+    invalid = execution.variable(f"{var}_invalid") or ""
     if invalid and result in ("success", "timeout"):
         return DigitsResult("", "invalid", invalid, terminator, execution)
     return DigitsResult("", "silence", "", terminator, execution)

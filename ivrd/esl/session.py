@@ -257,7 +257,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         if name == "CHANNEL_EXECUTE_COMPLETE":
             self._channel_data = event.headers
             app = self._app
-            if app is not None and event.get("Application-UUID") == app.event_uuid:
+            if app is not None and event.last("Application-UUID") == app.event_uuid:
                 app.finish(event)
         elif name == "CHANNEL_HANGUP":
             if self._is_ours(event):

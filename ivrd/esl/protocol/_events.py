@@ -115,6 +115,11 @@ class Event:
         headers = self._headers
         return (headers if headers is not None else self._decode()).get(name, default)
 
+    def last(self, name: str, default: str | None = None) -> str | None:
+        """A header FreeSWITCH adds after the channel data, found from the end (`Headers.last`)."""
+        headers = self._headers
+        return (headers if headers is not None else self._decode()).last(name, default)
+
     def __getitem__(self, name: str) -> str:
         return self.headers[name]
 

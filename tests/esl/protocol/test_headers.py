@@ -215,6 +215,14 @@ def test_a_text_block_answers_every_lookup_as_its_split_lines_do(
     kept = Headers.from_text(text, "x", encoded=encoded)
     for name in candidates:
         assert kept.get(name) == split.get(name), name
+        # `last`: the last value spelled exactly so, else what `get` finds.
+        exact = [value for key, value in split.raw_pairs() if key == name]
+        if exact:
+            expected = decode_value(exact[-1]) if encoded else exact[-1]
+        else:
+            expected = split.get(name)
+        assert kept.last(name) == expected, name
+        assert split.last(name) == expected, name
     assert kept.pairs() == split.pairs()
     assert list(kept) == list(split)
     assert kept == split
@@ -254,6 +262,20 @@ def test_a_text_block() -> None:
     assert headers.get_all("X") == ["1", "2"]
     assert len(headers) == 6
     assert headers.encoded
+
+
+def test_last_finds_a_header_after_the_channel_data_from_the_end() -> None:
+    variables = "".join(f"variable_v{i}: {'x' * 20}\n" for i in range(200))
+    text = f"Event-Name: X\n{variables}Application-UUID: a\nDTMF-Digit: %23\nApplication-UUID: b"
+    for headers in (
+        Headers.from_text(text, "e", encoded=True),
+        Headers(parse_header_lines(text, "e"), encoded=True),
+    ):
+        assert headers.last("DTMF-Digit") == "#" == headers.get("DTMF-Digit")
+        assert (headers.last("Application-UUID"), headers.get("Application-UUID")) == ("b", "a")
+        assert headers.last("dtmf_digit") == "#"  # not spelled so: as `get` finds it
+        assert headers.last("Missing") is None
+        assert headers.last("Missing", "-") == "-"
 
 
 def test_a_text_block_that_is_not_ascii_still_folds_names() -> None:
