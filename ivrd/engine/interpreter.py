@@ -348,6 +348,10 @@ async def _run_flow(
         for name, template in flow.variables.items():
             frame.vars[name] = call.value(template, frame)
         frame.vars.update(variables)
+        if not flow.on.key:
+            # Keys matter only to key hooks (input is play_and_get_digits' own): without
+            # any, the call's DTMF events, each with the channel data, are not needed.
+            await call.session.stop_events("DTMF")
         # ivrd decides about keys itself: FreeSWITCH would end a playback on `*` on its own.
         await call.settings(
             "multiset",

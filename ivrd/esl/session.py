@@ -278,6 +278,28 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         if self._subscriptions:
             self._subscriptions.publish(event, name)
 
+    async def stop_events(self, *names: str) -> None:
+        """Stop events this call turned out not to need (`nixevent`), without waiting.
+
+        Each event of a SIP call carries its 5 KB of channel data, read and framed by us and
+        written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. The
+        `+OK` is checked when it comes; a refusal (a socket without `full` control) costs
+        only the saving, and is logged.
+        """
+        self._check_call("nixevent")
+        waiter = await self._conn.send_command(commands.nixevent(names))
+        if waiter.resolved:
+            self._on_nixevent_reply(waiter)
+        else:
+            waiter.notify = self._on_nixevent_reply
+
+    def _on_nixevent_reply(self, waiter: ReplyWaiter) -> None:
+        answer = waiter.message
+        if isinstance(answer, CommandReply) and not answer.ok:
+            logger.warning(
+                "FreeSWITCH refused nixevent: %s", answer.reply_text, extra=self._log_extra()
+            )
+
     def _on_enqueued_reply(self, app: str, waiter: ReplyWaiter) -> None:
         if waiter.message is None:
             return  # the connection ended: whatever waits learns it from the connection

@@ -312,6 +312,7 @@ async def test_the_example_flows_run_end_to_end(anyio_backend: str) -> None:
         NIXEVENT,
         "linger",
         "divert_events on",
+        "nixevent DTMF",  # hello has no key hooks: it reads no key
         *["sendmsg"] * 4,
         "exit",
     ]
@@ -325,6 +326,7 @@ async def test_the_example_flows_run_end_to_end(anyio_backend: str) -> None:
     assert [(app.name, app.arg) for app in acme.apps] == expected
     commands = acme.command_lines()
     assert commands[:5] == ["connect", "myevents", NIXEVENT, "linger", "divert_events on"]
+    assert "nixevent DTMF" not in commands  # its key hooks (`*0`) need the keys
     assert commands[-1] == "exit"
     assert commands.count("sendmsg") == len(expected)
     for record in (hello, acme):

@@ -154,6 +154,24 @@ async def test_hangup_hook_runs_when_the_server_stops_the_call() -> None:
     assert record.exit_sent
 
 
+@pytest.mark.parametrize("hooked", [True, False])
+async def test_the_keys_are_stopped_only_for_a_flow_without_key_hooks(hooked: bool) -> None:
+    text = HOOKED if hooked else HOOKED.replace('  key: {"*0": {go: operator}}\n', "")
+    caller = Caller(script=[Press("*0", during="playback", delay=0.5)], files={"intro.wav": 10})
+    ran = await run(flow_text(text), caller, web=crm(name="Ann"))
+    lines = [c.command.line for c in ran.record.commands]
+    first_app = lines.index("sendmsg")
+    if hooked:
+        assert "nixevent DTMF" not in lines
+        assert ran.step("intro").outcome == "key *0"
+    else:
+        # Before the first application: no key press costs an event with the channel data.
+        assert lines[first_app - 1] == "nixevent DTMF"
+        assert ran.record.dtmf  # pressed, and no hook to hear them
+        assert ran.step("intro").outcome == "next"
+    ran.assert_clean()
+
+
 async def test_key_hook_breaks_the_prompt_and_skips_the_rest() -> None:
     caller = Caller(script=[Press("*0", during="playback", delay=0.5)], files={"intro.wav": 10})
     ran = await run(FLOW, caller, web=crm(name="Ann"))

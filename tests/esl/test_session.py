@@ -220,6 +220,26 @@ async def test_an_enqueued_application_refused_fails_the_application_after_it(wh
     assert outcome == [("sendmsg multiset", "-ERR no reply"), "played"]
 
 
+@pytest.mark.parametrize("reply", ["+OK", "-ERR no permission"])
+async def test_stop_events_does_not_wait_and_a_refusal_is_only_logged(
+    reply: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async def handler(session: OutboundSession) -> None:
+        await session.stop_events("DTMF", "CHANNEL_PARK")
+        await session.answer()
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        await peer.expect("nixevent DTMF CHANNEL_PARK")
+        answer = await peer.expect_execute("answer")  # sent before the nixevent's reply
+        await peer.reply(reply)
+        await peer.reply()
+        await peer.complete(answer)
+        await peer.goodbye()
+    refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+    assert refused == ([] if reply == "+OK" else [f"FreeSWITCH refused nixevent: {reply}"])
+
+
 async def test_enqueue_after_the_hangup_raises_call_hangup_and_sends_nothing() -> None:
     outcome: list[object] = []
 
