@@ -54,6 +54,9 @@ async def test_the_reference_servers_run_the_benchmarks_call(
         assert loadgen.why_failed(record) is None, record
         assert record.exit_sent
         assert [app.arg for app in record.apps if app.name == "set"] == ["choice=42"]
+        # As the daemon for a flow without key hooks: the keys stopped, the settings first.
+        assert [c.command.line for c in record.commands][4] == "nixevent DTMF"
+        assert [app.name for app in record.apps][:2] == ["multiset", "answer"]
 
 
 def test_the_floor_stops_the_events_the_daemon_stops() -> None:

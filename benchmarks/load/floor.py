@@ -11,9 +11,10 @@ floors do for parsing. Each connection is a `asyncio.Protocol` (on uvloop when i
 - frames: the blank line, then `Content-Length` bytes when the head has one (its value is
   found by a search of the head, not by splitting it);
 - what it sends: the commands `ivrd serve` sends for this call: `connect`, `myevents`, the
-  daemon's `nixevent` and `linger` in one write; then each application (the `multiset` the
-  daemon starts a call with, then the six) as a `sendmsg` with `event-lock` and an
-  Event-UUID; `exit` once CHANNEL_HANGUP_COMPLETE came;
+  daemon's `nixevent` and `linger` in one write; then, as the daemon does for a flow without
+  key hooks, `nixevent DTMF` and the `multiset` of settings, neither waited for; then the six
+  applications, each a `sendmsg` with `event-lock` and an Event-UUID, each sent when the one
+  before completed; `exit` once CHANNEL_HANGUP_COMPLETE came;
 - what it reads: an event's name is the start of its text, a completion is matched by its
   `Application-UUID` line, the digits are the `variable_choice` line. Nothing is decoded:
   the digits `42` are the same percent-encoded.
@@ -61,9 +62,13 @@ UNREAD_EVENTS = [
 # `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
 SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger\n\n" % " ".join(UNREAD_EVENTS).encode()
 SETUP_REPLIES = 4
+# What the daemon sends once the call is routed to a flow without key hooks, each in a write
+# of its own and not waited for: the keys stopped, the settings queued ahead of the first
+# application (FreeSWITCH runs event-locked applications in order).
+NO_KEYS = b"nixevent DTMF\n\n"
+SETTINGS = ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal")
 # The applications, in order; `set`'s argument comes from the digits.
 STEPS: list[tuple[str, str | None]] = [
-    ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal"),
     ("answer", ""),
     ("playback", GREETING),
     ("play_and_get_digits", f"1 4 1 5000 # {MENU} silence_stream://250 choice \\d+ 3000"),
@@ -113,6 +118,8 @@ class Call(asyncio.Protocol):
         if self.replies < SETUP_REPLIES:
             self.replies += 1
             if self.replies == SETUP_REPLIES:
+                self.transport.write(NO_KEYS)
+                self.transport.write(sendmsg(*SETTINGS, next_event_uuid().encode()))
                 self.execute()
 
     def on_event(self, event: bytes) -> None:
@@ -134,13 +141,17 @@ class Call(asyncio.Protocol):
         if arg is None:
             arg = f"choice={self.digits or 'none'}"
         self.event_uuid = next_event_uuid().encode()
-        self.transport.write(
-            b"sendmsg\ncall-command: execute\nexecute-app-name: %s\nexecute-app-arg: %s\n"
-            b"event-lock: true\nEvent-UUID: %s\n\n" % (app.encode(), arg.encode(), self.event_uuid)
-        )
+        self.transport.write(sendmsg(app, arg, self.event_uuid))
 
     def eof_received(self) -> bool:
         return False  # FreeSWITCH closes after the disconnect notice: so do we
+
+
+def sendmsg(app: str, arg: str, event_uuid: bytes) -> bytes:
+    return (
+        b"sendmsg\ncall-command: execute\nexecute-app-name: %s\nexecute-app-arg: %s\n"
+        b"event-lock: true\nEvent-UUID: %s\n\n" % (app.encode(), arg.encode(), event_uuid)
+    )
 
 
 def serve_protocol(protocol: Callable[[], asyncio.Protocol], host: str, port: int) -> None:

@@ -3,8 +3,9 @@
     python benchmarks/load/ivrd_library.py --port 8084
 
 `OutboundServer` with its defaults (backlog 4096, plain events, linger) and the events the
-call does not read stopped (`unneeded_events`, the daemon's list, so that every ivrd row and
-the references are sent the same events), on uvloop when it is installed, as `ivrd serve`
+call does not read stopped (`unneeded_events`, the daemon's list, and the keys with
+`stop_events`, as the daemon does for a flow without key hooks, so that every ivrd row and the
+references are sent the same events), on uvloop when it is installed, as `ivrd serve`
 chooses its loop (`runtime.event_loop: auto`), and a handler
 that drives `OutboundSession`: every application waits for its own CHANNEL_EXECUTE_COMPLETE
 (matched by Event-UUID) before the next one is sent. bench_outbound.py runs the same
@@ -27,6 +28,7 @@ THANKS = "ivr/thanks.wav"
 
 
 async def six_steps(session: OutboundSession) -> None:
+    await session.stop_events("DTMF")  # the digits come from play_and_get_digits
     await session.answer()
     await session.playback(GREETING)
     entry = await session.play_and_get_digits(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from floor import STEPS, UNREAD_EVENTS, next_event_uuid, serve_from_command_line
+from floor import SETTINGS, STEPS, UNREAD_EVENTS, next_event_uuid, serve_from_command_line
 
 from ivrd.esl.protocol import CommandReply, EventMessage, Parser, commands
 
@@ -52,6 +52,9 @@ class Call(asyncio.Protocol):
         if self.replies < len(SETUP):
             self.replies += 1
             if self.replies == len(SETUP):
+                # As the floor: the keys stopped and the settings queued, neither waited for.
+                self.transport.write(commands.nixevent(["DTMF"]))
+                self.transport.write(commands.execute(*SETTINGS, event_uuid=next_event_uuid()))
                 self.execute()
 
     def on_event(self, message: EventMessage) -> None:
