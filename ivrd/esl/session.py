@@ -110,6 +110,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         self._app_lock = Turns()
         self._app: RunningApp | None = None
         self._refused: CommandError | None = None  # an `enqueue`d application's -ERR
+        self._nixevent_refused = False  # (said once, in the set-up: `stop_events` is moot)
         self._hangup_cause: str | None = None
         self._hangup_complete = False
         self._notice: DisconnectNotice | None = None
@@ -284,9 +285,12 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         Each event of a SIP call carries its 5 KB of channel data, read and framed by us and
         written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. The
         `+OK` is checked when it comes; a refusal (a socket without `full` control) costs
-        only the saving, and is logged.
+        only the saving, and is logged. Nothing is sent if the set-up's `nixevent` was
+        refused already.
         """
         self._check_call("nixevent")
+        if self._nixevent_refused:
+            return
         waiter = await self._conn.send_command(commands.nixevent(names))
         if waiter.resolved:
             self._on_nixevent_reply(waiter)
@@ -411,6 +415,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
                 raise self._conn.no_answer(what, self.timeouts.reply)
             if command is nixevent and isinstance(answer, CommandReply) and not answer.ok:
                 # Only a saving refused (FreeSWITCH without `full` control): not worth the call.
+                self._nixevent_refused = True
                 logger.warning(
                     "FreeSWITCH refused %s: %s", what, answer.reply_text, extra=self._log_extra()
                 )

@@ -20,7 +20,7 @@ UNNEEDED = ["CHANNEL_STATE", "CHANNEL_EXECUTE", "CHANNEL_PARK", "CHANNEL_UNPARK"
 
 
 @pytest.mark.parametrize("answer", ["+OK events nixed", "-ERR command not found"])
-async def test_nixevent_goes_right_after_myevents_and_a_refusal_only_warns(
+async def test_nixevent_goes_right_after_myevents_and_a_refusal_only_warns_once(
     answer: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     seen: list[str] = []
@@ -29,6 +29,7 @@ async def test_nixevent_goes_right_after_myevents_and_a_refusal_only_warns(
     async def handler(session: OutboundSession) -> None:
         seen.append(session.uuid)
         started.set()
+        await session.stop_events("DTMF")  # after a refusal: moot, and not sent
         await session.wait_for("CHANNEL_HANGUP_COMPLETE")
 
     async with serving(handler, unneeded_events=UNNEEDED) as server, dial(server) as peer:
@@ -46,6 +47,11 @@ async def test_nixevent_goes_right_after_myevents_and_a_refusal_only_warns(
         with anyio.fail_after(10):
             await started.wait()  # the handler runs: a refused nixevent did not cost the call
         assert seen == [CALL_UUID]
+        if answer.startswith("-ERR"):
+            await assert_nothing_sent(peer)
+        else:
+            await peer.expect("nixevent DTMF")
+            await peer.reply("+OK events nixed")
         await peer.hangup()
         await peer.call_gone()
         await peer.goodbye()
