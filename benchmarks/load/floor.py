@@ -12,9 +12,9 @@ floors do for parsing. Each connection is a `asyncio.Protocol` (on uvloop when i
   found by a search of the head, not by splitting it);
 - what it sends: the commands `ivrd serve` sends for this call: `connect`, `myevents`, the
   daemon's `nixevent` and `linger` in one write; then, as the daemon does for a flow without
-  key hooks, `nixevent DTMF` and the `multiset` of settings, neither waited for; then the six
-  applications, each a `sendmsg` with `event-lock` and an Event-UUID, each sent when the one
-  before completed; `exit` once CHANNEL_HANGUP_COMPLETE came;
+  key hooks, `nixevent DTMF` and the `multiset` of settings, neither waited for, in the write
+  of the first of the six applications, each a `sendmsg` with `event-lock` and an Event-UUID,
+  each sent when the one before completed; `exit` once CHANNEL_HANGUP_COMPLETE came;
 - what it reads: an event's name is the start of its text, a completion is matched by its
   `Application-UUID` line, the digits are the `variable_choice` line. Nothing is decoded:
   the digits `42` are the same percent-encoded.
@@ -62,8 +62,8 @@ UNREAD_EVENTS = [
 # `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
 SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger\n\n" % " ".join(UNREAD_EVENTS).encode()
 SETUP_REPLIES = 4
-# What the daemon sends once the call is routed to a flow without key hooks, each in a write
-# of its own and not waited for: the keys stopped, the settings queued ahead of the first
+# What the daemon sends once the call is routed to a flow without key hooks, in the first
+# application's write and not waited for: the keys stopped, the settings queued ahead of that
 # application (FreeSWITCH runs event-locked applications in order).
 NO_KEYS = b"nixevent DTMF\n\n"
 SETTINGS = ("multiset", "^^|playback_terminators=none|tts_engine=flite|tts_voice=kal")
@@ -118,9 +118,7 @@ class Call(asyncio.Protocol):
         if self.replies < SETUP_REPLIES:
             self.replies += 1
             if self.replies == SETUP_REPLIES:
-                self.transport.write(NO_KEYS)
-                self.transport.write(sendmsg(*SETTINGS, next_event_uuid().encode()))
-                self.execute()
+                self.execute(NO_KEYS + sendmsg(*SETTINGS, next_event_uuid().encode()))
 
     def on_event(self, event: bytes) -> None:
         if event.startswith(COMPLETE):
@@ -136,12 +134,12 @@ class Call(asyncio.Protocol):
         elif event.startswith(HANGUP_COMPLETE):
             self.transport.write(b"exit\n\n")
 
-    def execute(self) -> None:
+    def execute(self, ahead: bytes = b"") -> None:
         app, arg = STEPS[self.step]
         if arg is None:
             arg = f"choice={self.digits or 'none'}"
         self.event_uuid = next_event_uuid().encode()
-        self.transport.write(sendmsg(app, arg, self.event_uuid))
+        self.transport.write(ahead + sendmsg(app, arg, self.event_uuid))
 
     def eof_received(self) -> bool:
         return False  # FreeSWITCH closes after the disconnect notice: so do we

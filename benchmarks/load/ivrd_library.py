@@ -28,7 +28,7 @@ THANKS = "ivr/thanks.wav"
 
 
 async def six_steps(session: OutboundSession) -> None:
-    await session.stop_events("DTMF")  # the digits come from play_and_get_digits
+    session.stop_events("DTMF")  # the digits come from play_and_get_digits
     await session.answer()
     await session.playback(GREETING)
     entry = await session.play_and_get_digits(

@@ -52,10 +52,12 @@ class Call(asyncio.Protocol):
         if self.replies < len(SETUP):
             self.replies += 1
             if self.replies == len(SETUP):
-                # As the floor: the keys stopped and the settings queued, neither waited for.
-                self.transport.write(commands.nixevent(["DTMF"]))
-                self.transport.write(commands.execute(*SETTINGS, event_uuid=next_event_uuid()))
-                self.execute()
+                # As the floor: the keys stopped and the settings queued, neither waited for,
+                # in the first application's write.
+                self.execute(
+                    commands.nixevent(["DTMF"])
+                    + commands.execute(*SETTINGS, event_uuid=next_event_uuid())
+                )
 
     def on_event(self, message: EventMessage) -> None:
         event = message.event
@@ -71,12 +73,12 @@ class Call(asyncio.Protocol):
         elif name == "CHANNEL_HANGUP_COMPLETE":
             self.transport.write(commands.exit())
 
-    def execute(self) -> None:
+    def execute(self, ahead: bytes = b"") -> None:
         app, arg = STEPS[self.step]
         if arg is None:
             arg = f"choice={self.digits or 'none'}"
         self.event_uuid = next_event_uuid()
-        self.transport.write(commands.execute(app, arg, event_uuid=self.event_uuid))
+        self.transport.write(ahead + commands.execute(app, arg, event_uuid=self.event_uuid))
 
     def eof_received(self) -> bool:
         return False

@@ -313,15 +313,15 @@ class Call:
     def holds(self, condition: Expression, frame: Frame) -> bool:
         return bool(condition.evaluate(self.context(frame)))
 
-    async def settings(self, name: str, arg: str) -> None:
-        """Send an application that only sets variables, and go on without waiting for it.
+    def settings(self, name: str, arg: str) -> None:
+        """Queue an application that only sets variables, and go on without waiting for it.
 
-        FreeSWITCH runs it before the next application (`OutboundSession.enqueue`), which is
-        all that settings such as `playback_terminators` need: no round trip of their own.
-        The engine never reads these variables back, so no channel data can be stale.
+        It goes out with the next application, which FreeSWITCH runs after it
+        (`OutboundSession.enqueue`): all that settings such as `playback_terminators` need,
+        without a round trip or a write of their own. The engine never reads these variables
+        back, so no channel data can be stale.
         """
-        self.interrupts.raise_pending()
-        await self.session.enqueue(name, arg)
+        self.session.enqueue(name, arg)
         self.trace.command(name, arg)
 
     async def app(self, name: str, arg: str = "", *, interruptible: bool = True) -> ExecuteResult:

@@ -351,9 +351,9 @@ async def _run_flow(
         if not flow.on.key:
             # Keys matter only to key hooks (input is play_and_get_digits' own): without
             # any, the call's DTMF events, each with the channel data, are not needed.
-            await call.session.stop_events("DTMF")
+            call.session.stop_events("DTMF")
         # ivrd decides about keys itself: FreeSWITCH would end a playback on `*` on its own.
-        await call.settings(
+        call.settings(
             "multiset",
             f"^^|playback_terminators=none|tts_engine={flow.tts.engine}|tts_voice={flow.tts.voice}",
         )

@@ -53,7 +53,7 @@ async def run_transfer(call: Call, frame: Frame, name: str, step: TransferStep) 
             variables["origination_caller_id_name"] = call.render(step.caller_id.name, frame)
         if step.caller_id.number is not None:
             variables["origination_caller_id_number"] = call.render(step.caller_id.number, frame)
-    await call.settings("multiset", multiset_arg(BRIDGE_SETUP))
+    call.settings("multiset", multiset_arg(BRIDGE_SETUP))
     tried: list[dict[str, str]] = []
     groups = [targets] if step.all_at_once else [[target] for target in targets]
     outcome = "unavailable"
@@ -87,7 +87,7 @@ async def run_queue(call: Call, frame: Frame, name: str, step: QueueStep) -> Ste
     sets none, and a value left from an earlier visit would pick the wrong route.
     """
     await prompts.play(call, frame, step.prompt)
-    await call.settings("multiset", multiset_arg(QUEUE_RESULT))
+    call.settings("multiset", multiset_arg(QUEUE_RESULT))
     async with call.session.events("CHANNEL_UNBRIDGE", "CHANNEL_HANGUP") as events:
         result = await call.app("callcenter", call.render(step.name, frame), interruptible=False)
         cause = result.variable("cc_cause")

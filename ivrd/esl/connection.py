@@ -126,6 +126,7 @@ class Connection:
         # ProtocolStream needs none: its writes are queued in order as they are made.
         self._write_lock = anyio.Lock(fast_acquire=True) if self._push is None else None
         self._closed: ConnectionClosed | None = None
+        self._held: list[tuple[bytes, Callable[[ReplyWaiter], None]]] = []
         self._finished = Latch()
         self._reading = False
         self._crash: BaseException | None = None
@@ -281,16 +282,46 @@ class Connection:
         self._replies.append(waiter)
         return waiter
 
+    def send_with_next(self, data: bytes, notify: Callable[[ReplyWaiter], None]) -> None:
+        """Hold a command nobody waits for; it goes out in the next command's write.
+
+        Its reply takes its place in the queue then, and `notify` gets it, in the reader.
+        For what matters only once something else is sent (settings for the applications to
+        come): one system call and one segment fewer. Dropped if nothing follows (`drop_held`).
+        """
+        if self._closed is not None:
+            raise self.closed_error()
+        self._held.append((data, notify))
+
+    def drop_held(self) -> None:
+        """Forget the commands held for the next write (the call is over: no use for them)."""
+        self._held.clear()
+
+    def _with_held(self, data: bytes) -> bytes:
+        """`data` after the held commands, whose places in the reply queue are taken now."""
+        held = self._held
+        if not held:
+            return data
+        parts = []
+        for command, notify in held:
+            self.expect_reply().notify = notify
+            parts.append(command)
+        held.clear()
+        parts.append(data)
+        return b"".join(parts)
+
     async def send_command(self, data: bytes) -> ReplyWaiter:
         """Send one command and take its place in the reply queue, atomically."""
         if self._push is not None:
             # transport.write queues in order and never blocks: no lock, no trip through the
             # loop; only a peer that stopped reading makes us wait (`_send`).
+            data = self._with_held(data)
             waiter = self.expect_reply()
             await self._send(data)
             return waiter
         assert self._write_lock is not None
         async with self._write_lock:
+            data = self._with_held(data)
             waiter = self.expect_reply()
             await self._send(data)
         return waiter
@@ -302,13 +333,15 @@ class Connection:
         after another and answers each in order, and we make one system call, not one each.
         """
         if self._push is not None:
+            held = self._with_held(b"")
             waiters = [self.expect_reply() for _ in data]
-            await self._send(b"".join(data))
+            await self._send(held + b"".join(data))
             return waiters
         assert self._write_lock is not None
         async with self._write_lock:
+            held = self._with_held(b"")
             waiters = [self.expect_reply() for _ in data]
-            await self._send(b"".join(data))
+            await self._send(held + b"".join(data))
         return waiters
 
     async def request(self, data: bytes, deadline: float = math.inf) -> Reply | None:

@@ -159,23 +159,21 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
                 raise refused
             return await self._execute(app, arg, loops)
 
-    async def enqueue(self, app: str, arg: str = "") -> None:
-        """Send one application without waiting for it: it runs before the next `execute`.
+    def enqueue(self, app: str, arg: str = "") -> None:
+        """Queue one application ahead of the next command, without waiting for it.
 
         For applications that finish at once and whose result nobody reads, such as a
-        `multiset` of settings: FreeSWITCH runs event-locked applications one after another,
-        so the application `execute` sends next waits behind this one, and the call saves the
-        round trip of waiting for it. Should FreeSWITCH refuse it (`-ERR`), the application
-        waited for then, or else the next one, raises that CommandError.
+        `multiset` of settings: it goes out in the same write as whatever the session sends
+        next (the next application, usually), and FreeSWITCH runs event-locked applications
+        one after another, so that one runs after it. No round trip, no system call of its
+        own. Should FreeSWITCH refuse it (`-ERR`), the application waited for then, or else
+        the next one, raises that CommandError. Nothing follows (the call ended)? Not sent.
         """
         self._check_call(app)
-        waiter = await self._conn.send_command(
-            commands.execute(app, arg, event_uuid=new_event_uuid())
+        self._conn.send_with_next(
+            commands.execute(app, arg, event_uuid=new_event_uuid()),
+            lambda waiter: self._on_enqueued_reply(app, waiter),
         )
-        if waiter.resolved:
-            self._on_enqueued_reply(app, waiter)
-        else:
-            waiter.notify = lambda waiter: self._on_enqueued_reply(app, waiter)
 
     async def hangup(self, cause: str = "") -> ExecuteResult | None:
         """Hang the call up; returns when CHANNEL_HANGUP (or the completion) arrives.
@@ -230,6 +228,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         await self._disconnect(math.inf)
 
     async def _disconnect(self, deadline: float) -> None:
+        self._conn.drop_held()  # settings for applications that will not run
         if self._conn.closed:
             return
         try:
@@ -279,23 +278,18 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         if self._subscriptions:
             self._subscriptions.publish(event, name)
 
-    async def stop_events(self, *names: str) -> None:
+    def stop_events(self, *names: str) -> None:
         """Stop events this call turned out not to need (`nixevent`), without waiting.
 
         Each event of a SIP call carries its 5 KB of channel data, read and framed by us and
-        written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. The
-        `+OK` is checked when it comes; a refusal (a socket without `full` control) costs
-        only the saving, and is logged. Nothing is sent if the set-up's `nixevent` was
-        refused already.
+        written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. Sent with
+        the next command, as `enqueue`; the `+OK` is checked when it comes, and a refusal (a
+        socket without `full` control) costs only the saving, and is logged. Nothing is sent
+        if the set-up's `nixevent` was refused already.
         """
         self._check_call("nixevent")
-        if self._nixevent_refused:
-            return
-        waiter = await self._conn.send_command(commands.nixevent(names))
-        if waiter.resolved:
-            self._on_nixevent_reply(waiter)
-        else:
-            waiter.notify = self._on_nixevent_reply
+        if not self._nixevent_refused:
+            self._conn.send_with_next(commands.nixevent(names), self._on_nixevent_reply)
 
     def _on_nixevent_reply(self, waiter: ReplyWaiter) -> None:
         answer = waiter.message
@@ -451,6 +445,7 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
     async def _teardown(self) -> None:
         """Hang up if we must, let the call finish and hooks run, then `exit` and close."""
         budget = self.timeouts.teardown
+        self._conn.drop_held()  # settings for applications that will not run
         if not self._conn.closed and self.uuid:
             must_hang_up = self._hangup_cause is None and (self._failed or not self._handler_done)
             if must_hang_up or self._hooks.running:

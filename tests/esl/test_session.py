@@ -161,22 +161,24 @@ async def test_completion_is_matched_by_application_uuid_not_by_name_or_order() 
     assert results == [("FILE PLAYED", "500")]
 
 
-async def test_an_enqueued_application_goes_out_at_once_and_the_next_waits_behind_it() -> None:
+async def test_an_enqueued_application_goes_out_with_the_next_and_runs_before_it() -> None:
     results: list[object] = []
 
     async def handler(session: OutboundSession) -> None:
-        await session.enqueue("multiset", "^^|playback_terminators=none")
+        session.enqueue("multiset", "^^|playback_terminators=none")
         results.append("enqueued")
+        await session.wait_for("CHANNEL_PARK")
         result = await session.answer()
         results.append(result.application)
 
     async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
+        await assert_nothing_sent(peer)  # held for the next command
+        assert results == ["enqueued"]
+        await peer.send(event("CHANNEL_PARK"))
         settings = await peer.expect_execute("multiset", "^^|playback_terminators=none")
-        # Not waited for: the next application is sent before its +OK or its completion.
         answer = await peer.expect_execute("answer")
         assert answer.headers["Event-UUID"] != settings.headers["Event-UUID"]
-        assert results == ["enqueued"]
         await peer.reply()
         await peer.reply()
         # Its completion comes first (FreeSWITCH runs them in order) and ends no wait.
@@ -188,14 +190,16 @@ async def test_an_enqueued_application_goes_out_at_once_and_the_next_waits_behin
     assert results == ["enqueued", "answer"]
 
 
-@pytest.mark.parametrize("when", ["while the next waits", "before the next is sent"])
-async def test_an_enqueued_application_refused_fails_the_application_after_it(when: str) -> None:
+@pytest.mark.parametrize("next_command", ["an application", "api"])
+async def test_an_enqueued_application_refused_fails_the_application_after_it(
+    next_command: str,
+) -> None:
     outcome: list[object] = []
 
     async def handler(session: OutboundSession) -> None:
-        await session.enqueue("multiset", "^^|a=1")
-        if when == "before the next is sent":
-            await session.wait_for("CHANNEL_PARK")  # read after the -ERR: that was read
+        session.enqueue("multiset", "^^|a=1")
+        if next_command == "api":
+            outcome.append(await session.api("uptime"))  # with it, and answered after it
         try:
             await session.answer()
         except CommandError as exc:
@@ -206,26 +210,28 @@ async def test_an_enqueued_application_refused_fails_the_application_after_it(wh
     async with serving(handler) as server, dial(server) as peer:
         await peer.handshake()
         await peer.expect_execute("multiset", "^^|a=1")
-        if when == "while the next waits":
+        if next_command == "api":
+            await peer.expect("api uptime")
+            await peer.reply("-ERR no reply")
+            await peer.send(writers.api_response("290\n"))
+        else:
             await peer.expect_execute("answer")
             await peer.reply("-ERR no reply")
             await peer.reply()
-        else:
-            await peer.reply("-ERR no reply")
-            await peer.send(event("CHANNEL_PARK"))
         playback = await peer.expect_execute("playback", "a.wav")
         await peer.reply()
         await peer.complete(playback, "FILE PLAYED")
         await peer.goodbye()
-    assert outcome == [("sendmsg multiset", "-ERR no reply"), "played"]
+    expected = [("sendmsg multiset", "-ERR no reply"), "played"]
+    assert outcome == (["290\n", *expected] if next_command == "api" else expected)
 
 
 @pytest.mark.parametrize("reply", ["+OK", "-ERR no permission"])
-async def test_stop_events_does_not_wait_and_a_refusal_is_only_logged(
+async def test_stop_events_goes_with_the_next_command_and_a_refusal_is_only_logged(
     reply: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def handler(session: OutboundSession) -> None:
-        await session.stop_events("DTMF", "CHANNEL_PARK")
+        session.stop_events("DTMF", "CHANNEL_PARK")
         await session.answer()
 
     async with serving(handler) as server, dial(server) as peer:
@@ -240,6 +246,20 @@ async def test_stop_events_does_not_wait_and_a_refusal_is_only_logged(
     assert refused == ([] if reply == "+OK" else [f"FreeSWITCH refused nixevent: {reply}"])
 
 
+async def test_what_is_held_for_the_next_command_is_dropped_when_none_follows() -> None:
+    async def handler(session: OutboundSession) -> None:
+        session.stop_events("DTMF")
+        session.enqueue("multiset", "^^|a=1")
+        await session.wait_for("CHANNEL_PARK")  # the caller hangs up instead
+
+    async with serving(handler) as server, dial(server) as peer:
+        await peer.handshake()
+        await assert_nothing_sent(peer)
+        await peer.hangup()
+        await peer.call_gone()
+        await peer.goodbye()  # `exit` is the next command: nothing held went with it
+
+
 async def test_enqueue_after_the_hangup_raises_call_hangup_and_sends_nothing() -> None:
     outcome: list[object] = []
 
@@ -247,7 +267,7 @@ async def test_enqueue_after_the_hangup_raises_call_hangup_and_sends_nothing() -
         with pytest.raises(CallHangup):
             await session.wait_for("CHANNEL_PARK")
         try:
-            await session.enqueue("multiset", "^^|a=1")
+            session.enqueue("multiset", "^^|a=1")
         except CallHangup as exc:
             outcome.append(exc.cause)
 
