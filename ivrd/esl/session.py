@@ -352,19 +352,20 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
         self._clock = loop_clock(self._loop)
         async with anyio.create_task_group() as task_group:
             self._task_group = task_group
-            # Shielded: when the call is cancelled (server shutdown) the teardown still needs
-            # the reader to hang up and say goodbye; it is stopped here when that is done.
-            reader = anyio.CancelScope(shield=True)
+            reader: anyio.CancelScope | None = None
             if self._conn.reads_itself:
                 self._conn.start()  # the stream delivers in the loop's callbacks: no task
             else:
+                # Shielded: when the call is cancelled (server shutdown) the teardown still
+                # needs the reader to hang up and say goodbye; it is stopped here after that.
+                reader = anyio.CancelScope(shield=True)
                 task_group.start_soon(self._read, reader)
             try:
                 await self._run_handler(handler)
             finally:
                 with anyio.CancelScope(shield=True):
                     await self._teardown()
-                if not self._conn.reads_itself:
+                if reader is not None:
                     reader.cancel()
                 if self._hooks.running or not self._conn.reads_itself:
                     task_group.cancel_scope.cancel()
