@@ -175,6 +175,19 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             lambda waiter: self._on_enqueued_reply(app, waiter),
         )
 
+    def stop_events(self, *names: str) -> None:
+        """Stop events this call turned out not to need (`nixevent`), without waiting.
+
+        Each event of a SIP call carries its 5 KB of channel data, read and framed by us and
+        written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. Sent with
+        the next command, as `enqueue`; the `+OK` is checked when it comes, and a refusal (a
+        socket without `full` control) costs only the saving, and is logged. Nothing is sent
+        if the set-up's `nixevent` was refused already.
+        """
+        self._check_call("nixevent")
+        if not self._nixevent_refused:
+            self._conn.send_with_next(commands.nixevent(names), self._on_nixevent_reply)
+
     async def hangup(self, cause: str = "") -> ExecuteResult | None:
         """Hang the call up; returns when CHANNEL_HANGUP (or the completion) arrives.
 
@@ -277,19 +290,6 @@ class OutboundSession(SessionCommands, SessionEvents, ApplicationMethods):
             self._hooks.dispatch(event, self._task_group, name)
         if self._subscriptions:
             self._subscriptions.publish(event, name)
-
-    def stop_events(self, *names: str) -> None:
-        """Stop events this call turned out not to need (`nixevent`), without waiting.
-
-        Each event of a SIP call carries its 5 KB of channel data, read and framed by us and
-        written by FreeSWITCH: a flow without key hooks, say, reads no DTMF event. Sent with
-        the next command, as `enqueue`; the `+OK` is checked when it comes, and a refusal (a
-        socket without `full` control) costs only the saving, and is logged. Nothing is sent
-        if the set-up's `nixevent` was refused already.
-        """
-        self._check_call("nixevent")
-        if not self._nixevent_refused:
-            self._conn.send_with_next(commands.nixevent(names), self._on_nixevent_reply)
 
     def _on_nixevent_reply(self, waiter: ReplyWaiter) -> None:
         answer = waiter.message
