@@ -122,13 +122,18 @@ class _FrameBuffer(Generic[HeadT]):
         if head is None:
             pos = self._pos
             size = len(buf)
+            if pos == size:
+                # All handed out (the last frame of a read was): nothing to search.
+                if size:
+                    self._free()
+                return self._at_end()
             # Blank lines between frames are not frames (librevox skips them too).
-            if pos < size and buf[pos] == 10:
+            if buf[pos] == 10:
                 skipped = _BLANK_LINES.match(buf, pos)
                 assert skipped is not None  # `\n*` matches anywhere
-                pos = skipped.end()
-            self._pos = pos
-            end = buf.find(b"\n\n", max(pos, self._searched))
+                pos = self._pos = skipped.end()
+            searched = self._searched
+            end = buf.find(b"\n\n", pos if pos > searched else searched)
             if end < 0:
                 # A head of exactly max_head_size bytes may sit here with the first of its two
                 # closing newlines: only one byte more proves it too long, however it was chunked.
@@ -139,8 +144,11 @@ class _FrameBuffer(Generic[HeadT]):
                             f"line (limit {self.max_head_size})"
                         )
                     )
-                self._searched = max(pos, size - 1)
-                self._compact()
+                if pos == size:  # blank lines only: not kept either
+                    self._free()
+                else:
+                    self._searched = max(pos, size - 1)
+                    self._compact()
                 return self._at_end()
             if end - pos > self.max_head_size:
                 raise self.fail(
@@ -154,8 +162,8 @@ class _FrameBuffer(Generic[HeadT]):
             except RemoteProtocolError as exc:
                 raise self.fail(exc) from None
             if raw_length is None:
-                self._pos = self._searched = end + 2
-                return self._take(head, b"")
+                self._taken(end + 2)
+                return head, b""
             if not (raw_length.isascii() and raw_length.isdigit()) or len(raw_length) > 12:
                 raise self.fail(
                     RemoteProtocolError(f"{self._who} sent a bad Content-Length: {raw_length!r}")
@@ -171,27 +179,34 @@ class _FrameBuffer(Generic[HeadT]):
             self._head = head
             self._body_start = end + 2
             self._body_end = end + 2 + length
-        if len(buf) < self._body_end:
+        body_end = self._body_end
+        if len(buf) < body_end:
             return self._at_end()
-        body = bytes(buf[self._body_start : self._body_end])  # (a slice of bytes is bytes)
-        self._pos = self._searched = self._body_end
+        body = bytes(buf[self._body_start : body_end])  # (a slice of bytes is bytes)
         self._head = None
-        return self._take(head, body)
-
-    def _take(self, head: HeadT, body: bytes) -> tuple[HeadT, bytes]:
-        self._compact()
+        self._taken(body_end)
         return head, body
+
+    def _taken(self, end: int) -> None:
+        """A frame up to `end` was handed out."""
+        if end == len(self._buf):
+            self._free()
+        else:
+            self._pos = self._searched = end
+            if end > 65536:
+                self._compact()
+
+    def _free(self) -> None:
+        # Everything read: free it now (nothing to move), or each of a thousand idle
+        # connections would keep up to 64 KiB of frames it has already handed out.
+        self._buf = b""
+        self._pos = self._searched = 0
 
     def _compact(self) -> None:
         # Now and then rather than on every frame: deleting the front of a large buffer per
         # frame would make a burst of small frames quadratic. Only between frames.
         pos = self._pos
-        if pos == len(self._buf):
-            # Everything read: free it now (nothing to move), or each of a thousand idle
-            # connections would keep up to 64 KiB of frames it has already handed out.
-            self._buf = b""
-            self._pos = self._searched = 0
-        elif pos > 65536 and pos * 2 > len(self._buf):
+        if pos > 65536 and pos * 2 > len(self._buf):
             self._buf = self._buf[pos:]
             self._pos = 0
             self._searched = max(0, self._searched - pos)
@@ -246,8 +261,8 @@ def _parse_message_head(head: str) -> tuple[_Head, str | None]:
         # How mod_event_socket frames every plain event: the two lines, read without a split.
         value = head[len(_EVENT_HEAD_START) : -len(_EVENT_HEAD_END)]
         if "\n" not in value and ":" not in value:
-            pairs = [("Content-Length", value), ("Content-Type", "text/event-plain")]
-            return (Headers(pairs), _PLAIN_EVENT), value
+            # Its lines are known good, and seldom read: kept as the text.
+            return (Headers.from_text(head, "frame"), _PLAIN_EVENT), value
     if len(head) <= _HEAD_KEPT_AS_TEXT:
         headers = Headers(parse_header_lines(head, "frame"))  # a malformed line raises now
     else:
@@ -260,7 +275,11 @@ def _parse_message_head(head: str) -> tuple[_Head, str | None]:
     length = headers.raw("Content-Length")
     parsed = _with_maker(headers, head), length
     if length is None and len(head) <= 200:
-        # Shared by the messages that come with this head: a Headers is read-only.
+        # The same message every time this head comes (no body): made once and shared, as
+        # a message and its Headers are read-only.
+        headers, make = parsed[0]
+        shared = make(headers, b"")
+        parsed = (headers, lambda _headers, _body: shared), None
         if len(_SMALL_HEADS) >= _SMALL_HEADS_KEPT:
             _SMALL_HEADS.clear()
         _SMALL_HEADS[head] = parsed

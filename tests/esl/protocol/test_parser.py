@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 import pytest
@@ -317,6 +318,18 @@ def test_a_trickling_head_is_scanned_once() -> None:
         assert frames._searched == fed - 1
     parser.feed(b"\n\n")
     assert parser.next_message() == RawMessage(Headers([("X-Slow", "z" * 200_000)]), b"")
+
+
+def test_a_head_without_a_body_is_read_once_and_its_message_shared() -> None:
+    # Every `+OK accepted` of every call is the same message: made once, read-only.
+    first, second = Parser(), Parser()
+    first.feed(OK)
+    second.feed(b"\n" + OK)
+    reply = first.next_message()
+    assert second.next_message() is reply
+    assert reply == EXPECTED[1]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reply.body = b"changed"  # type: ignore[misc]
 
 
 def test_the_buffer_is_compacted_between_frames() -> None:
