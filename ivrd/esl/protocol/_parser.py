@@ -122,16 +122,17 @@ class _FrameBuffer(Generic[HeadT]):
         if head is None:
             pos = self._pos
             size = len(buf)
-            if pos == size:
-                # All handed out (the last frame of a read was): nothing to search.
-                if size:
-                    self._free()
-                return self._at_end()
             # Blank lines between frames are not frames (librevox skips them too).
-            if buf[pos] == 10:
+            if pos < size and buf[pos] == 10:
                 skipped = _BLANK_LINES.match(buf, pos)
                 assert skipped is not None  # `\n*` matches anywhere
                 pos = self._pos = skipped.end()
+            if pos == size:
+                # All handed out (the last frame of a read was), or blank lines only: nothing
+                # to search, and nothing to keep.
+                if size:
+                    self._free()
+                return self._at_end()
             searched = self._searched
             end = buf.find(b"\n\n", pos if pos > searched else searched)
             if end < 0:
@@ -144,11 +145,8 @@ class _FrameBuffer(Generic[HeadT]):
                             f"line (limit {self.max_head_size})"
                         )
                     )
-                if pos == size:  # blank lines only: not kept either
-                    self._free()
-                else:
-                    self._searched = max(pos, size - 1)
-                    self._compact()
+                self._searched = max(pos, size - 1)
+                self._compact()
                 return self._at_end()
             if end - pos > self.max_head_size:
                 raise self.fail(
