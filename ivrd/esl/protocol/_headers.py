@@ -72,14 +72,14 @@ _decode_short = lru_cache(maxsize=512)(_unquote)
 
 def decode_values(values: Sequence[str]) -> list[str]:
     """`decode_value` of each value, all in one pass when that gives the same."""
-    decoded = _decode_joined("\0".join(values))
-    if decoded is None or len(decoded) != len(values):  # more: a value held a NUL
+    decoded = _decode_joined("\0".join(values), len(values))
+    if decoded is None:
         return [decode_value(value) for value in values]
     return decoded
 
 
-def _decode_joined(joined: str) -> list[str] | None:
-    """`decode_value` of each of the values joined by NUL, or None if not in one pass.
+def _decode_joined(joined: str, count: int) -> list[str] | None:
+    """`decode_value` of each of the `count` values joined by NUL, or None if not in one pass.
 
     Most values of an event need no decoding, and the few that do (an SDP has hundreds of
     escapes) cost urllib's `unquote` a Python loop turn per escape. Joined, the values are
@@ -93,22 +93,27 @@ def _decode_joined(joined: str) -> list[str] | None:
     here: FreeSWITCH's values are C strings, they never hold one). These are found by
     counting, not by a search of the text: each escape decoded takes three characters to one,
     every other thing quoted-printable does with an `=` (keep it, keep it for `==`, drop one at
-    the end) shrinks the text less, and a decoded NUL adds a value.
+    the end) shrinks the text less, and a decoded NUL adds a value (more than `count`; a NUL
+    in a value given makes more too).
     """
     if "%" not in joined:
         decoded = joined.split("\0")
     elif joined.isascii() and "\n" not in joined and "\r" not in joined:
-        data = a2b_qp(joined.replace("=", "=3D").replace("%", "="))
+        # FreeSWITCH encodes `=` too: the replace (a count and a copy) is seldom needed.
+        escaped = joined.replace("=", "=3D") if "=" in joined else joined
+        data = a2b_qp(escaped.replace("%", "="))
         if len(data) != len(joined) - 2 * joined.count("%"):
             return None
         decoded = data.decode("utf-8", "replace").split("\0")
-        if len(decoded) != joined.count("\0") + 1:
-            return None
     else:
         return None
-    if UNDEFINED in joined:
-        raw = joined.split("\0")
-        decoded = ["" if value == UNDEFINED else decoded[i] for i, value in enumerate(raw)]
+    if len(decoded) != count:
+        return None
+    # A value given as `_undef_` is the empty string. One decoded to it (`%5Fundef%5F`) is not,
+    # so a hit among the decoded values (a C scan of the list) is checked against the given one.
+    if UNDEFINED in decoded:
+        given = joined.split("\0") if "%" in joined else decoded
+        decoded = ["" if value == UNDEFINED else decoded[i] for i, value in enumerate(given)]
     return decoded
 
 
@@ -146,21 +151,24 @@ def _split_block(text: str, *, encoded: bool) -> list[tuple[str, str]] | None:
     + `: `, one split on `: ` gives name, value + NUL, name, value + NUL, ..., name, value.
     Checked, not assumed: if line i holds k(i) of `: `, the piece ending in its NUL is at
     place k(1) + ... + k(i) + i - 1. No NUL in the text, and none in a name (an even place),
-    make every k(i) odd; an even number of pieces makes the last line's odd too; and as many
-    names (half the pieces) as values (one more than the NULs) make them add up to the number
-    of lines: every k(i) is 1. Names must also be non-empty and hold no colon (the first colon
-    ends a name). Anything else returns None, for the line-by-line rules.
+    make every k(i) odd; and the number of pieces, k(1) + ... + k(n) + n, being twice the
+    number of lines n (counted from the length the newlines added) makes every k(i) 1. Names
+    must also be non-empty and hold no colon (the first colon ends a name). Anything else
+    returns None, for the line-by-line rules.
     """
     if "\0" in text:
         return None
-    pieces = text.replace("\n", "\0: ").split(": ")
+    replaced = text.replace("\n", "\0: ")
+    lines = (len(replaced) - len(text)) // 2 + 1
+    pieces = replaced.split(": ")
     names = pieces[0::2]
     spelled = "".join(names)
-    if len(pieces) % 2 or "\0" in spelled or ":" in spelled or not all(names):
+    if len(pieces) != 2 * lines or "\0" in spelled or ":" in spelled or not all(names):
         return None
+    # The values, each ending in its line's NUL but the last: `lines` of them, once joined.
     joined = "".join(pieces[1::2])
-    values = _decode_joined(joined) if encoded else joined.split("\0")
-    if values is None or len(values) != len(names):
+    values = _decode_joined(joined, lines) if encoded else joined.split("\0")
+    if values is None:
         return None
     return list(zip(names, values, strict=True))
 

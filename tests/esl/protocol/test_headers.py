@@ -355,5 +355,6 @@ def test_a_whole_block_splits_and_decodes_as_line_by_line_and_value_by_value(
 @example(["%C3", "%A9"])  # a UTF-8 sequence split across two values stays two errors
 @example(["a%00b", "c"])
 @example(["x\0y", "%41"])
+@example(["%5Fundef%5F", "_undef_", "a%20b"])  # only the one sent as `_undef_` is empty
 def test_decode_values_is_decode_value_of_each(values: list[str]) -> None:
     assert decode_values(values) == [decode_value(value) for value in values]
