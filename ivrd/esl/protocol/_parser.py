@@ -248,13 +248,15 @@ _PLAIN_EVENT = _EVENT_MAKERS["text/event-plain"]
 _SMALL_HEADS: dict[str, tuple[_Head, str | None]] = {}
 """Heads without a body seen before (`+OK` replies, the same few every call), read once."""
 _SMALL_HEADS_KEPT = 64
+_SMALL_HEAD_SIZE = 200  # at most: a longer head (the connect reply's 7 KB) is not even hashed
 
 
 def _parse_message_head(head: str) -> tuple[_Head, str | None]:
     """The head's headers and what makes its message, with its raw Content-Length."""
-    known = _SMALL_HEADS.get(head)
-    if known is not None:
-        return known
+    if len(head) <= _SMALL_HEAD_SIZE:
+        known = _SMALL_HEADS.get(head)
+        if known is not None:
+            return known
     if head.startswith(_EVENT_HEAD_START) and head.endswith(_EVENT_HEAD_END):
         # How mod_event_socket frames every plain event: the two lines, read without a split.
         value = head[len(_EVENT_HEAD_START) : -len(_EVENT_HEAD_END)]
@@ -272,7 +274,7 @@ def _parse_message_head(head: str) -> tuple[_Head, str | None]:
         headers = Headers.from_text(head, "frame")
     length = headers.raw("Content-Length")
     parsed = _with_maker(headers, head), length
-    if length is None and len(head) <= 200:
+    if length is None and len(head) <= _SMALL_HEAD_SIZE:
         # The same message every time this head comes (no body): made once and shared, as
         # a message and its Headers are read-only.
         headers, make = parsed[0]
