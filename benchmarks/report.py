@@ -235,9 +235,30 @@ def _parser_section(parser: dict[str, Any], plots: dict[str, Path]) -> list[str]
         "(benchmarks/parser_peers.py says exactly what of theirs runs).",
         "",
     ]
+    lines += _eager_bound(rows)
     if "parser" in plots:
         lines += [f"![parser events per second](benchmarks/{plots['parser'].name})", ""]
     return lines
+
+
+def _eager_bound(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """What `floor-eager` says of any Python parser that decodes every header, ivrd's included."""
+    bound, full = rows.get("floor-eager"), rows.get("ivrd-full")
+    if bound is None or full is None:
+        return []
+    versus = [
+        f"{bound['events_per_s'] / rows[peer]['events_per_s']:.2f}x {peer}'s"
+        for peer, _ in PARSER_TARGETS
+        if peer in rows
+    ]
+    return [
+        "`floor-eager` is ivrd's own whole-block split and decode with nothing around it (no "
+        "parser, none of the checks that keep it exact on any input, no `_undef_` rule): the "
+        "fastest way we know to decode every header in Python. It reads "
+        + (", ".join(versus) + " events/s, and " if versus else "")
+        + f"`ivrd-full` reaches {full['events_per_s'] / bound['events_per_s']:.0%} of it.",
+        "",
+    ]
 
 
 LOAD_COLUMNS = (

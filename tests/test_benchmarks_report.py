@@ -199,6 +199,29 @@ def test_the_reference_rows_are_said_to_be_references(
     ]
 
 
+def test_the_eager_floor_says_how_far_any_full_decoder_can_go(
+    report: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    without = report.write_report(PARSER, None, tmp_path, ENVIRONMENT, quick=True).read_text()
+    eager = parser_row("floor-eager", 37500, equal=True, mismatches=0)
+    parser = {**PARSER, "results": [PARSER["results"][0], eager, *PARSER["results"][1:]]}
+
+    text = report.write_report(parser, None, tmp_path, ENVIRONMENT, quick=True).read_text()
+
+    assert "`floor-eager`" not in without
+    assert "| `floor-eager` | 37,500 | 157.5 | 1.88x | yes |" in text
+    # 37,500 / 20,000 and 37,500 / 7,500; ivrd-full's 30,000 is 80% of 37,500.
+    assert (
+        "It reads 1.88x greenswitch's, 5.00x genesis's events/s, and `ivrd-full` reaches 80% of it."
+        in text
+    )
+    # A bound, not a contender: the targets still judge ivrd's figures only.
+    assert [line for line in text.splitlines() if "target" in line.lower()] == [
+        line for line in without.splitlines() if "target" in line.lower()
+    ]
+
+
 def test_a_peer_that_was_not_measured_leaves_its_targets_unjudged(
     report: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
