@@ -11,10 +11,11 @@ floors do for parsing. Each connection is a `asyncio.Protocol` (on uvloop when i
 - frames: the blank line, then `Content-Length` bytes when the head has one (its value is
   found by a search of the head, not by splitting it);
 - what it sends: the commands `ivrd serve` sends for this call: `connect`, `myevents`, the
-  daemon's `nixevent` and `linger` in one write; then, as the daemon does for a flow without
-  key hooks, `nixevent DTMF` and the `multiset` of settings, neither waited for, in the write
-  of the first of the six applications, each a `sendmsg` with `event-lock` and an Event-UUID,
-  each sent when the one before completed; `exit` once CHANNEL_HANGUP_COMPLETE came;
+  daemon's `nixevent`, `linger` and `divert_events on` in one write; then, as the daemon does
+  for a flow without key hooks, `nixevent DTMF` and the `multiset` of settings, neither waited
+  for, in the write of the first of the six applications, each a `sendmsg` with `event-lock`
+  and an Event-UUID, each sent when the one before completed; `exit` once
+  CHANNEL_HANGUP_COMPLETE came;
 - what it reads: an event's name is the start of its text, a completion is matched by its
   `Application-UUID` line, the digits are the `variable_choice` line. Nothing is decoded:
   the digits `42` are the same percent-encoded.
@@ -59,9 +60,12 @@ UNREAD_EVENTS = [
     "NOTALK",
     "TALK",
 ]
-# `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
-SETUP = b"connect\n\nmyevents\n\nnixevent %s\n\nlinger\n\n" % " ".join(UNREAD_EVENTS).encode()
-SETUP_REPLIES = 4
+# `connect` and the set-up in one write, as the daemon sends them: five replies, in order.
+SETUP = (
+    b"connect\n\nmyevents\n\nnixevent %s\n\nlinger\n\ndivert_events on\n\n"
+    % " ".join(UNREAD_EVENTS).encode()
+)
+SETUP_REPLIES = 5
 # What the daemon sends once the call is routed to a flow without key hooks, in the first
 # application's write and not waited for: the keys stopped, the settings queued ahead of that
 # application (FreeSWITCH runs event-locked applications in order).

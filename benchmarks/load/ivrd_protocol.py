@@ -19,12 +19,13 @@ from floor import SETTINGS, STEPS, UNREAD_EVENTS, next_event_uuid, serve_from_co
 
 from ivrd.esl.protocol import CommandReply, EventMessage, Parser, commands
 
-# `connect` and the set-up in one write, as the daemon sends them: four replies, in order.
+# `connect` and the set-up in one write, as the daemon sends them: five replies, in order.
 SETUP = (
     commands.connect(),
     commands.myevents(),
     commands.nixevent(UNREAD_EVENTS),
     commands.linger(),
+    commands.divert_events(True),
 )
 
 
