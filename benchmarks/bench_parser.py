@@ -111,7 +111,8 @@ def floor_split(data: bytes) -> int:
     return len(data.split(b"\n\n"))
 
 
-def floor_plain(data: bytes) -> Iterator[Pairs]:
+def floor_bodies(data: bytes) -> Iterator[bytes]:
+    """Each frame's body, framed the least way: the blank line, then Content-Length bytes."""
     find = data.find
     pos = 0
     while True:
@@ -120,51 +121,39 @@ def floor_plain(data: bytes) -> Iterator[Pairs]:
             return
         at = find(b"Content-Length: ", pos, end) + 16
         stop = end + 2 + int(data[at : find(b"\n", at, end + 1)])
-        head = data[end + 2 : stop].decode().partition("\n\n")[0]
+        yield data[end + 2 : stop]
+        pos = stop
+
+
+def floor_plain(data: bytes) -> Iterator[Pairs]:
+    for body in floor_bodies(data):
+        head = body.decode().partition("\n\n")[0]
         pairs = []
         for line in head.split("\n"):
             name, _, value = line.partition(": ")
             pairs.append((name, "" if value == "_undef_" else unquote(value)))
         yield pairs
-        pos = stop
 
 
 def floor_eager(data: bytes) -> Iterator[Pairs]:
-    find = data.find
-    pos = 0
-    while True:
-        end = find(b"\n\n", pos)
-        if end < 0:
-            return
-        at = find(b"Content-Length: ", pos, end) + 16
-        stop = end + 2 + int(data[at : find(b"\n", at, end + 1)])
-        body = data[end + 2 : stop]
+    for body in floor_bodies(data):
         # ivrd's whole-block split and decode (ivrd/esl/protocol/_headers.py), without the checks
         # that make it exact on any input, the `_undef_` rule, or any object of its own.
         pieces = body[: body.find(b"\n\n")].decode().replace("\n", "\0: ").split(": ")
         values = a2b_qp("".join(pieces[1::2]).replace("%", "=")).decode().split("\0")
         yield list(zip(pieces[0::2], values, strict=True))
-        pos = stop
 
 
 def floor_json(data: bytes) -> Iterator[Pairs]:
-    find = data.find
-    pos = 0
-    while True:
-        end = find(b"\n\n", pos)
-        if end < 0:
-            return
-        at = find(b"Content-Length: ", pos, end) + 16
-        stop = end + 2 + int(data[at : find(b"\n", at, end + 1)])
+    for body in floor_bodies(data):
         pairs: Pairs = []
-        for name, value in json.loads(data[end + 2 : stop], object_pairs_hook=list):
+        for name, value in json.loads(body, object_pairs_hook=list):
             if name == "_body":
                 continue
             if isinstance(value, list):
                 value = "ARRAY::" + "|:".join(value)
             pairs.append((name, value))
         yield pairs
-        pos = stop
 
 
 # ivrd
