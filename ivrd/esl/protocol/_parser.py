@@ -32,6 +32,8 @@ DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 DEFAULT_MAX_HEAD_SIZE = 1024 * 1024
 
 _BLANK_LINES = re.compile(rb"\n*")
+_COMPACT_PAST = 65536
+"""Bytes handed out at the front of the buffer before it is worth moving what follows."""
 
 
 class Sentinel(enum.Enum):
@@ -191,7 +193,7 @@ class _FrameBuffer(Generic[HeadT]):
             self._free()
         else:
             self._pos = self._searched = end
-            if end > 65536:
+            if end > _COMPACT_PAST:
                 self._compact()
 
     def _free(self) -> None:
@@ -204,7 +206,7 @@ class _FrameBuffer(Generic[HeadT]):
         # Now and then rather than on every frame: deleting the front of a large buffer per
         # frame would make a burst of small frames quadratic. Only between frames.
         pos = self._pos
-        if pos > 65536 and pos * 2 > len(self._buf):
+        if pos > _COMPACT_PAST and pos * 2 > len(self._buf):
             self._buf = self._buf[pos:]
             self._pos = 0
             self._searched = max(0, self._searched - pos)
