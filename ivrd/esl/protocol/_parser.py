@@ -28,6 +28,9 @@ from ivrd.esl.protocol._messages import (
     RawMessage,
 )
 
+Data = bytes | bytearray | memoryview
+"""What `feed` takes: read when fed, so the caller may reuse its buffer."""
+
 DEFAULT_MAX_FRAME_SIZE = 16 * 1024 * 1024
 DEFAULT_MAX_HEAD_SIZE = 1024 * 1024
 
@@ -83,7 +86,7 @@ class _FrameBuffer(Generic[HeadT]):
         self.max_head_size = min(max_head_size, max_frame_size)
         self._who = who
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Data) -> None:
         if self._eof:
             raise RuntimeError("data fed after end of file")
         # A failed stream is never read again: holding on to more of it would only grow.
@@ -337,7 +340,7 @@ class Parser:
             _parse_message_head, max_frame_size, max_head_size, "FreeSWITCH"
         )
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Data) -> None:
         self._frames.feed(data)
 
     def feed_eof(self) -> None:
@@ -402,7 +405,7 @@ class CommandParser:
             _parse_command_head, max_frame_size, max_head_size, "the client"
         )
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: Data) -> None:
         self._frames.feed(data)
 
     def feed_eof(self) -> None:

@@ -104,8 +104,13 @@ def test_a_buffer_fed_is_read_as_it_was_when_fed() -> None:
     chunk = bytearray(OK)
     parser.feed(chunk)
     chunk[:] = b"x" * len(chunk)
+    parser.feed(memoryview(chunk)[:0])  # a view too, empty here
+    chunk[:] = OK
+    parser.feed(memoryview(chunk)[:10])  # one frame in two views of one buffer...
+    parser.feed(memoryview(bytes(chunk))[10:])
+    chunk[:] = b"x" * len(chunk)  # ...the first changed after it was fed
 
-    assert list(parser) == [EXPECTED[1]]
+    assert list(parser) == [EXPECTED[1], EXPECTED[1]]
 
 
 def test_a_partial_frame_waits_for_the_rest() -> None:
@@ -329,7 +334,7 @@ def test_a_head_without_a_body_is_read_once_and_its_message_shared() -> None:
     assert second.next_message() is reply
     assert reply == EXPECTED[1]
     with pytest.raises(dataclasses.FrozenInstanceError):
-        reply.body = b"changed"  # type: ignore[misc]
+        reply.body = b"changed"  # type: ignore[misc,union-attr]
 
 
 def test_the_buffer_is_compacted_between_frames() -> None:
@@ -356,7 +361,7 @@ def test_limits_must_be_positive() -> None:
 
 def parse_commands(data: bytes) -> list[Command]:
     parser = CommandParser()
-    commands = []
+    commands: list[Command] = []
     for byte in bytewise(data):
         parser.feed(byte)
         commands.extend(parser)
