@@ -104,13 +104,15 @@ def test_a_buffer_fed_is_read_as_it_was_when_fed() -> None:
     chunk = bytearray(OK)
     parser.feed(chunk)
     chunk[:] = b"x" * len(chunk)
-    parser.feed(memoryview(chunk)[:0])  # a view too, empty here
-    chunk[:] = OK
-    parser.feed(memoryview(chunk)[:10])  # one frame in two views of one buffer...
-    parser.feed(memoryview(bytes(chunk))[10:])
-    chunk[:] = b"x" * len(chunk)  # ...the first changed after it was fed
 
-    assert list(parser) == [EXPECTED[1], EXPECTED[1]]
+    assert list(parser) == [EXPECTED[1]]
+
+    chunk[:] = OK
+    parser.feed(memoryview(chunk)[:10])  # views of it too, here a frame in two pieces
+    chunk[:] = b"x" * len(chunk)
+    parser.feed(memoryview(OK)[10:])
+
+    assert list(parser) == [EXPECTED[1]]
 
 
 def test_a_partial_frame_waits_for_the_rest() -> None:
