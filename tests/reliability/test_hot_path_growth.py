@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import gc
 import sys
+from asyncio import TimerHandle
+from contextvars import Context
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -35,14 +37,26 @@ pytestmark = pytest.mark.anyio
 
 
 def alive() -> int:
-    """The objects the collector tracks, less the stale entries of trio's deadline heap.
+    """The objects the collector tracks, less the stale entries of the event loop's timers.
 
-    Trio removes the entry of a cancel scope that exited before its deadline lazily: the
-    entry, a (deadline, id, scope) tuple, and the scope stay until the heap holds 1000 more
-    entries than live deadlines, then all go at once. So on trio the count leaves out trio's
-    own objects and those entries; everything of ivrd's, anyio's and the fake's counts.
+    Both loops drop a timer cancelled before it is due lazily. asyncio keeps the TimerHandle
+    (and the context it was to run in) in its heap until the timer comes due or cancelled
+    handles are most of the heap, then purges them all at once. Trio keeps the entry of a
+    cancel scope that exited before its deadline, a (deadline, id, scope) tuple, and the scope
+    until the heap holds 1000 more entries than live deadlines. So the count leaves out
+    asyncio's cancelled handles and their contexts, and on trio trio's own objects and those
+    entries; everything of ivrd's, anyio's and the fake's counts.
     """
-    return sum(1 for item in gc.get_objects() if not _trio_owned(item))
+    objects = gc.get_objects()
+    cancelled = [item for item in objects if type(item) is TimerHandle and item.cancelled()]
+    stale = {id(item) for item in cancelled}
+    stale.update(
+        id(referent)
+        for handle in cancelled
+        for referent in gc.get_referents(handle)
+        if type(referent) is Context
+    )
+    return sum(1 for item in objects if id(item) not in stale and not _trio_owned(item))
 
 
 def _trio_owned(item: object) -> bool:
