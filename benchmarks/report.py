@@ -253,9 +253,8 @@ def _parser_section(parser: dict[str, Any], plots: dict[str, Path]) -> list[str]
         "such as an SDP, comes out altered, and an event's own body is glued onto its last "
         "header). So `ivrd-full` is the like-for-like figure; `ivrd-typical`, the one the "
         "targets judge, is what ivrd's daemon does with an event: its name and a few headers, "
-        "each decoded when read. The "
-        "peers run through their own reader loops on in-memory streams "
-        "(benchmarks/parser_peers.py says exactly what of theirs runs).",
+        "each decoded when read. The peers run through their own reader loops on in-memory "
+        "streams (benchmarks/parser_peers.py says exactly what of theirs runs).",
         "",
     ]
     lines += _eager_bound(rows)
@@ -418,7 +417,7 @@ def _targets_section(parser: dict[str, Any] | None, load: dict[str, Any] | None)
                 f"The parser targets judge `{JUDGED[0]}`: ivrd's parser as the daemon uses it, "
                 "each value decoded when it is read, which is the way to these targets the "
                 "issue names. The daemon never reads all of an event's headers, and each of "
-                "the five only in the events that carry it; `ivrd-typical` asks every event for "
+                f"the five only in the events that carry it; `{JUDGED[0]}` asks every event for "
                 "all five, so most of its reads search a whole event in vain. Its values, "
                 "and every value of an event read whole, are checked against the floor's. The "
                 "peers decode every header of every event, read or not; doing that work too, "
